@@ -1,0 +1,133 @@
+"""Export a model artifact to ONNX graphs laid out as Triton model-repository entries.
+
+Three graphs per model, each in `<repository>/<model>_<part>/1/model.onnx`:
+- `mapping`:          z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim]
+- `synthesis`:        ws [N, num_ws, w_dim], noise_gain [N] -> images uint8 [N, H, W, C]
+                      (noise = each layer's stored noise_const x gain: 1 is 'const', 0 is 'none')
+- `synthesis_noise`:  ws, noise_0 ... noise_{L-1} [N, 1, r, r] -> images, for explicit (seeded) noise
+The fast path needs no noise transfer; the explicit-noise graph serves `noise=random`.
+Each graph records the artifact digest it was built from, so a stale compile is refused at load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from ganserve.artifacts import Artifact
+from ganserve.generator.networks import Generator, to_uint8_nhwc
+from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, graph_path
+
+OPSET = 18
+
+
+class MappingGraph(nn.Module):
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.mapping = generator.mapping
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.mapping(z, c)
+
+
+class SynthesisGraph(nn.Module):
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.synthesis = generator.synthesis
+
+    def forward(self, ws: torch.Tensor, noise_gain: torch.Tensor) -> torch.Tensor:
+        return to_uint8_nhwc(self.synthesis(ws, noise_gain=noise_gain))
+
+
+class SynthesisNoiseGraph(nn.Module):
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.synthesis = generator.synthesis
+
+    def forward(self, ws: torch.Tensor, *noise_maps: torch.Tensor) -> torch.Tensor:
+        return to_uint8_nhwc(self.synthesis(ws, noise_maps=list(noise_maps)))
+
+
+def load_generator(artifact: Artifact) -> Generator:
+    generator = Generator(artifact.config)
+    generator.load_numpy_state(artifact.load_weights())
+    return generator.eval().requires_grad_(False)
+
+
+def example_inputs(artifact: Artifact, batch: int = 2) -> dict[str, dict[str, torch.Tensor]]:
+    cfg = artifact.config
+    mapping = {"z": torch.randn(batch, cfg.z_dim)}
+    if cfg.c_dim:
+        mapping["c"] = torch.eye(cfg.c_dim)[torch.arange(batch) % cfg.c_dim]
+    ws = torch.randn(batch, cfg.num_ws, cfg.w_dim)
+    noise = {f"noise_{i}": torch.randn(batch, 1, h, w) for i, (h, w) in enumerate(cfg.noise_shapes)}
+    return {
+        "mapping": mapping,
+        "synthesis": {"ws": ws, "noise_gain": torch.ones(batch)},
+        "synthesis_noise": {"ws": ws, **noise},
+    }
+
+
+def _batch_dynamic(part: str, count: int, batch) -> tuple:
+    """dynamic_shapes mirrors forward()'s arguments: the noise maps arrive as one *args tuple."""
+    if part == "synthesis_noise":
+        return ({0: batch}, tuple({0: batch} for _ in range(count - 1)))
+    return tuple({0: batch} for _ in range(count))
+
+
+def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
+    generator = load_generator(artifact)
+    graphs = {"mapping": MappingGraph(generator), "synthesis": SynthesisGraph(generator), "synthesis_noise": SynthesisNoiseGraph(generator)}
+    written = []
+    for part in GRAPH_PARTS:
+        inputs = example_inputs(artifact)[part]
+        path = graph_path(repository, artifact.config.name, part)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        batch = torch.export.Dim("batch", min=1, max=1024)
+        torch.onnx.export(
+            graphs[part],
+            tuple(inputs.values()),
+            str(path),
+            input_names=list(inputs),
+            output_names=["w" if part == "mapping" else "images"],
+            dynamic_shapes=_batch_dynamic(part, len(inputs), batch),
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+        )
+        model = onnx.load(str(path))
+        onnx.helper.set_model_props(model, {DIGEST_KEY: artifact.digest, "ganserve.model": artifact.config.name})
+        onnx.save(model, str(path))
+        write_triton_config(path.parent.parent, model)
+        written.append(path)
+    return written
+
+
+ONNX_TO_TRITON_DTYPE = {onnx.TensorProto.FLOAT: "TYPE_FP32", onnx.TensorProto.UINT8: "TYPE_UINT8"}
+
+
+def _tensor_spec(value: onnx.ValueInfoProto) -> str:
+    tensor = value.type.tensor_type
+    dims = ", ".join(str(d.dim_value) for d in tensor.shape.dim[1:])  # batch dimension left out
+    return f'  {{ name: "{value.name}", data_type: {ONNX_TO_TRITON_DTYPE[tensor.elem_type]}, dims: [ {dims} ] }}'
+
+
+def write_triton_config(entry_dir: Path, model: onnx.ModelProto, max_batch_size: int = 32) -> Path:
+    """A Triton config for the ONNX Runtime backend with dynamic batching."""
+    inputs = ",\n".join(_tensor_spec(v) for v in model.graph.input)
+    outputs = ",\n".join(_tensor_spec(v) for v in model.graph.output)
+    text = (
+        f'name: "{entry_dir.name}"\n'
+        'platform: "onnxruntime_onnx"\n'
+        f"max_batch_size: {max_batch_size}\n"
+        f"input [\n{inputs}\n]\n"
+        f"output [\n{outputs}\n]\n"
+        "dynamic_batching { max_queue_delay_microseconds: 2000 }\n"
+        "instance_group [ { kind: KIND_AUTO, count: 1 } ]\n"
+    )
+    path = entry_dir / "config.pbtxt"
+    path.write_text(text)
+    return path
