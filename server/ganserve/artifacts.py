@@ -24,18 +24,18 @@ LAYER_GROUP_RESOLUTIONS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 
 
 
 class MappingConfig(BaseModel):
-    num_layers: int = 8           # 8 in the paper configs, 2 in ADA --cfg=auto
+    num_layers: int = 8  # 8 in the paper configs, 2 in ADA --cfg=auto
     lr_multiplier: float = 0.01
 
 
 class SynthesisConfig(BaseModel):
-    channel_base: int = 32768     # channels at resolution r: min(channel_base // r, channel_max)
+    channel_base: int = 32768  # channels at resolution r: min(channel_base // r, channel_max)
     channel_max: int = 512
     conv_clamp: float | None = None
 
 
 class Source(BaseModel):
-    kind: str                     # "random-init", "nvlabs-pickle", "trained"
+    kind: str  # "random-init", "nvlabs-pickle", "trained"
     detail: str = ""
 
 

@@ -50,7 +50,11 @@ CASES = {
     "sg2_uncond_32": {
         "torch_seed": 1000,
         "generator_kwargs": dict(
-            z_dim=64, c_dim=0, w_dim=64, img_resolution=32, img_channels=3,
+            z_dim=64,
+            c_dim=0,
+            w_dim=64,
+            img_resolution=32,
+            img_channels=3,
             mapping_kwargs=dict(num_layers=8),
             synthesis_kwargs=dict(channel_base=1024, channel_max=64, num_fp16_res=0, conv_clamp=None),
         ),
@@ -59,7 +63,11 @@ CASES = {
     "sg2_cond_16_map2": {
         "torch_seed": 2000,
         "generator_kwargs": dict(
-            z_dim=64, c_dim=5, w_dim=64, img_resolution=16, img_channels=3,
+            z_dim=64,
+            c_dim=5,
+            w_dim=64,
+            img_resolution=16,
+            img_channels=3,
             mapping_kwargs=dict(num_layers=2),
             synthesis_kwargs=dict(channel_base=512, channel_max=32, num_fp16_res=0, conv_clamp=256),
         ),
@@ -71,9 +79,7 @@ def _commit_of(path: str, given: str | None) -> str | None:
     if given:
         return given
     try:
-        return subprocess.check_output(
-            ["git", "-C", path, "rev-parse", "HEAD"], stderr=subprocess.DEVNULL, text=True
-        ).strip()
+        return subprocess.check_output(["git", "-C", path, "rev-parse", "HEAD"], stderr=subprocess.DEVNULL, text=True).strip()
     except Exception:
         return None
 
@@ -147,7 +153,7 @@ def make_case(name, spec, networks, torch, out_dir, commit):
         "class_indices": CLASS_INDICES if G.c_dim > 0 else [],
         "settings": SETTINGS,
         "synthesis_call": "G.synthesis(ws, noise_mode=..., force_fp32=True) with default fused_modconv "
-                          "(resolves to True: eval mode and float32)",
+        "(resolves to True: eval mode and float32)",
         "fused_modconv": True,
         "uint8_conversion": "(img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)",
         "randomised_after_init": {

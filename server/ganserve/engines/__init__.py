@@ -1,0 +1,20 @@
+"""Engines turn latents into images. Pick one with GANSERVE_ENGINE."""
+
+from __future__ import annotations
+
+from ganserve.artifacts import Artifact
+from ganserve.engines.base import Engine, EngineError
+from ganserve.settings import EngineKind, Settings
+
+__all__ = ["Engine", "EngineError", "load_engine"]
+
+
+def load_engine(artifact: Artifact, settings: Settings) -> Engine:
+    # Imported on demand so that the embedded default never imports torch.
+    if settings.engine == EngineKind.torch:
+        from ganserve.engines.torch import TorchEngine
+
+        return TorchEngine(artifact, settings)
+    from ganserve.engines.onnxruntime import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(artifact, settings)

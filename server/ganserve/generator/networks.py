@@ -63,8 +63,8 @@ class FullyConnectedLayer(nn.Module):
         self,
         in_features: int,
         out_features: int,
-        lrelu: bool,                # leaky ReLU (NVlabs 'lrelu') or linear
-        lr_multiplier: float = 1.0, # equalised learning rate: runtime weight scale
+        lrelu: bool,  # leaky ReLU (NVlabs 'lrelu') or linear
+        lr_multiplier: float = 1.0,  # equalised learning rate: runtime weight scale
         bias_init: float = 0.0,
     ):
         super().__init__()
@@ -177,7 +177,7 @@ class SynthesisBlock(nn.Module):
         """ws: [N, num_conv + 1, w_dim]; the last w drives toRGB (shared with the next block's conv0)."""
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-        for idx, (conv, noise) in enumerate(zip(self.convs(), noises)):
+        for idx, (conv, noise) in enumerate(zip(self.convs(), noises, strict=True)):
             x = conv(x, ws[:, idx], noise)
         if img is not None:
             img = upsample2x(img, self.resample_filter)
@@ -207,7 +207,9 @@ class SynthesisNetwork(nn.Module):
     def noise_layers(self) -> list[SynthesisLayer]:
         return [conv for block in self.blocks() for conv in block.convs()]
 
-    def forward(self, ws: torch.Tensor, noise_gain: torch.Tensor | None = None, noise_maps: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, noise_gain: torch.Tensor | None = None, noise_maps: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Noise: explicit unscaled `noise_maps` (one [N,1,res,res] per conv layer), or each layer's
         stored `noise_const` times `noise_gain` [N] (1 = NVlabs noise_mode 'const', 0 = 'none')."""
         layers = self.noise_layers()
@@ -236,7 +238,9 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         syn = config.synthesis
-        self.synthesis = SynthesisNetwork(config.w_dim, config.resolution, config.img_channels, syn.channel_base, syn.channel_max, syn.conv_clamp)
+        self.synthesis = SynthesisNetwork(
+            config.w_dim, config.resolution, config.img_channels, syn.channel_base, syn.channel_max, syn.conv_clamp
+        )
         if self.synthesis.num_ws != config.num_ws:
             raise ValueError(f"config num_ws={config.num_ws} but the synthesis network has {self.synthesis.num_ws}")
         mapping = config.mapping

@@ -1,0 +1,29 @@
+"""The engine interface: the model's own seams, mapping and synthesis, on numpy arrays.
+
+Engines are blocking; the gateway calls them from worker threads through `ganserve.batching`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class EngineError(RuntimeError):
+    """The engine could not run (unreachable, failed to load): the request may be retried later."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def map(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """z [N, z_dim] float32, c [N, c_dim] one-hot -> w [N, w_dim] (not broadcast, not truncated)."""
+
+    def synthesize(self, ws: np.ndarray, noise_gain: np.ndarray) -> np.ndarray:
+        """ws [N, num_ws, w_dim], noise_gain [N] (1 = stored const noise, 0 = none) -> uint8 [N, H, W, C]."""
+
+    def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
+        """ws and explicit unscaled noise maps, one [N, 1, r, r] per conv layer -> uint8 [N, H, W, C]."""
+
+    def close(self) -> None: ...

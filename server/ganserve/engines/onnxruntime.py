@@ -1,0 +1,48 @@
+"""The embedded default: ONNX Runtime in-process, on the graphs in the model repository."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from ganserve.artifacts import Artifact
+from ganserve.engines.base import EngineError
+from ganserve.repository import DIGEST_KEY, graph_path
+from ganserve.settings import Settings
+
+
+class OnnxRuntimeEngine:
+    name = "onnxruntime"
+
+    def __init__(self, artifact: Artifact, settings: Settings):
+        self.c_dim = artifact.config.c_dim
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.threads
+        options.inter_op_num_threads = 1
+        self.sessions = {}
+        for part in ("mapping", "synthesis", "synthesis_noise"):
+            path = graph_path(settings.model_repository, artifact.config.name, part)
+            if not path.exists():
+                raise EngineError(f"{path} is missing: run `ganserve compile {artifact.directory}`")
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            compiled_from = session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
+            if compiled_from != artifact.digest:
+                raise EngineError(f"{path} was compiled from other weights: run `ganserve compile {artifact.directory}`")
+            self.sessions[part] = session
+        self.noise_inputs = [i.name for i in self.sessions["synthesis_noise"].get_inputs()[1:]]
+
+    def map(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        feeds = {"z": z.astype(np.float32)}
+        if self.c_dim:
+            feeds["c"] = c.astype(np.float32)
+        return self.sessions["mapping"].run(None, feeds)[0]
+
+    def synthesize(self, ws: np.ndarray, noise_gain: np.ndarray) -> np.ndarray:
+        return self.sessions["synthesis"].run(None, {"ws": ws, "noise_gain": noise_gain})[0]
+
+    def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
+        feeds = {"ws": ws, **dict(zip(self.noise_inputs, noise_maps, strict=True))}
+        return self.sessions["synthesis_noise"].run(None, feeds)[0]
+
+    def close(self) -> None:
+        self.sessions.clear()

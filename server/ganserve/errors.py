@@ -1,0 +1,19 @@
+"""Failures the request path can raise; the API maps each to one HTTP status."""
+
+from __future__ import annotations
+
+
+class InvalidInput(ValueError):
+    """422: the request is well-formed JSON but a field's value cannot be used."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+class NotFound(LookupError):
+    """404: an unknown model (or other named resource)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message

@@ -1,0 +1,162 @@
+"""The request path for one model: latents -> w (cached) -> ws -> truncation -> engine images.
+
+Mapping and synthesis are separate engine calls, so interpolation and mixing run synthesis on
+cached w only. All three engine calls go through micro-batchers shared by concurrent requests.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+from pydantic import BaseModel, Field, model_validator
+
+from ganserve import latents
+from ganserve.artifacts import Artifact
+from ganserve.batching import MicroBatcher
+from ganserve.cache import LRUCache
+from ganserve.engines import Engine
+from ganserve.errors import InvalidInput
+from ganserve.settings import Settings
+
+
+class NoiseMode(StrEnum):
+    const = "const"  # each layer's stored noise buffer (NVlabs default)
+    none = "none"  # no noise
+    random = "random"  # fresh noise drawn from noise_seed: reproducible
+
+
+class Latent(BaseModel):
+    """Exactly one of: a seed, z [z_dim], w [w_dim] or ws [num_ws][w_dim]."""
+
+    model_config = {"extra": "forbid"}
+
+    seed: int | None = Field(None, ge=0, le=latents.SEED_MAX)
+    z: list[float] | None = Field(None, min_length=1)
+    w: list[float] | None = Field(None, min_length=1)
+    ws: list[list[float]] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Latent:
+        given = [name for name in ("seed", "z", "w", "ws") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of seed, z, w or ws (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in ("seed", "z", "w", "ws") if getattr(self, name) is not None)
+
+
+def _finite(array: np.ndarray, field: str) -> np.ndarray:
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput(field, "values must be finite numbers")
+    return array
+
+
+class ModelPipeline:
+    def __init__(self, artifact: Artifact, engine: Engine, settings: Settings, w_cache: LRUCache):
+        self.artifact, self.engine, self.settings, self.w_cache = artifact, engine, settings, w_cache
+        self.config = artifact.config
+        self.digest = artifact.digest
+        self.w_avg = artifact.load_w_avg()
+
+        def batcher(fn, name):
+            delay = settings.batch_max_delay_ms / 1000
+            return MicroBatcher(fn, settings.batch_max_size, delay, settings.queue_max_images, f"{self.config.name} {name}")
+
+        self.mapping = batcher(engine.map, "mapping")
+        self.synthesis = batcher(engine.synthesize, "synthesis")
+        self.synthesis_noise = batcher(engine.synthesize_with_noise, "synthesis_noise")
+
+    # -- classes -----------------------------------------------------------------------------
+    def class_index(self, value: int | str | None, field: str = "class") -> int | None:
+        cfg = self.config
+        if cfg.c_dim == 0:
+            if value is not None:
+                raise InvalidInput(field, f"model {cfg.name} is unconditional: leave out the class")
+            return None
+        if value is None:
+            raise InvalidInput(field, f"model {cfg.name} is conditional: give a class index 0-{cfg.c_dim - 1} or name")
+        if isinstance(value, str) and not value.isdigit():
+            if value not in cfg.class_names:
+                raise InvalidInput(field, f"unknown class {value!r}; classes: {', '.join(cfg.class_names) or 'indices only'}")
+            return cfg.class_names.index(value)
+        index = int(value)
+        if not 0 <= index < cfg.c_dim:
+            raise InvalidInput(field, f"class index must be 0-{cfg.c_dim - 1}")
+        return index
+
+    # -- latents -> w / ws -----------------------------------------------------------------------
+    async def w_from_z(self, z: np.ndarray, class_index: int | None) -> np.ndarray:
+        c = latents.one_hot([class_index] * len(z), self.config.c_dim)
+        return await self.mapping.submit(z.astype(np.float32), c)
+
+    async def w_from_seeds(self, seeds: list[int], class_index: int | None) -> np.ndarray:
+        """Mapped w per seed, from the cache where possible; one engine call for all misses."""
+        keys = [(self.digest, seed, class_index) for seed in seeds]
+        cached = [self.w_cache.get(key) for key in keys]
+        missing = [i for i, w in enumerate(cached) if w is None]
+        if missing:
+            z = latents.seeds_to_z([seeds[i] for i in missing], self.config.z_dim)
+            for i, w in zip(missing, await self.w_from_z(z, class_index), strict=True):
+                self.w_cache.put(keys[i], w)
+                cached[i] = w
+        return np.stack(cached)
+
+    def _vector(self, values: list[float], length: int, field: str) -> np.ndarray:
+        if len(values) != length:
+            raise InvalidInput(field, f"expected {length} numbers, got {len(values)}")
+        return _finite(np.asarray(values, dtype=np.float32), field)
+
+    def z_of(self, latent: Latent, field: str) -> np.ndarray:
+        if latent.seed is not None:
+            return latents.seeds_to_z([latent.seed], self.config.z_dim)[0]
+        if latent.z is not None:
+            return self._vector(latent.z, self.config.z_dim, f"{field}.z")
+        raise InvalidInput(field, "interpolation in Z needs seeds or z latents")
+
+    async def to_ws(self, items: list[Latent], class_index: int | None, field: str = "latents") -> np.ndarray:
+        """Any mix of seeds, z, w and ws -> ws [N, num_ws, w_dim] (not truncated)."""
+        cfg = self.config
+        ws = np.empty((len(items), cfg.num_ws, cfg.w_dim), dtype=np.float32)
+        seed_rows = [i for i, item in enumerate(items) if item.seed is not None]
+        z_rows = [i for i, item in enumerate(items) if item.z is not None]
+        for i, item in enumerate(items):
+            if item.w is not None:
+                ws[i] = self._vector(item.w, cfg.w_dim, f"{field}[{i}].w")
+            elif item.ws is not None:
+                if len(item.ws) != cfg.num_ws:
+                    raise InvalidInput(f"{field}[{i}].ws", f"expected {cfg.num_ws} rows of {cfg.w_dim}, got {len(item.ws)} rows")
+                for j, row in enumerate(item.ws):
+                    ws[i, j] = self._vector(row, cfg.w_dim, f"{field}[{i}].ws[{j}]")
+        z = np.stack([self.z_of(items[i], f"{field}[{i}]") for i in z_rows]) if z_rows else None
+        if seed_rows:
+            ws[seed_rows] = (await self.w_from_seeds([items[i].seed for i in seed_rows], class_index))[:, None]
+        if z is not None:
+            ws[z_rows] = (await self.w_from_z(z, class_index))[:, None]
+        return ws
+
+    def check_cutoff(self, cutoff: int | None) -> None:
+        if cutoff is not None and not 0 <= cutoff <= self.config.num_ws:
+            raise InvalidInput("cutoff", f"must be 0-{self.config.num_ws} (how many ws layers to truncate)")
+
+    def truncate(self, ws: np.ndarray, psi: float, cutoff: int | None) -> np.ndarray:
+        self.check_cutoff(cutoff)
+        return latents.truncate(ws, self.w_avg, psi, cutoff)
+
+    # -- ws -> images --------------------------------------------------------------------------
+    async def synthesize(self, ws: np.ndarray, noise: NoiseMode, noise_seed: int = 0, same_noise: bool = False) -> np.ndarray:
+        """uint8 [N, H, W, C]. With noise=random, image i draws its noise from noise_seed + i, or every
+        image from noise_seed when same_noise (animation frames, where only the latent should move)."""
+        ws = np.ascontiguousarray(ws, dtype=np.float32)
+        if noise == NoiseMode.random:
+            seeds = [noise_seed if same_noise else (noise_seed + i) % (latents.SEED_MAX + 1) for i in range(len(ws))]
+            return await self.synthesis_noise.submit(ws, latents.random_noise_maps(seeds, self.config.noise_shapes))
+        gain = np.full([len(ws)], 1.0 if noise == NoiseMode.const else 0.0, dtype=np.float32)
+        return await self.synthesis.submit(ws, gain)
+
+    async def close(self) -> None:
+        for b in (self.mapping, self.synthesis, self.synthesis_noise):
+            await b.close()
+        self.engine.close()

@@ -1,0 +1,56 @@
+"""One way to configure ganserve: this settings object, read from GANSERVE_* environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class EngineKind(StrEnum):
+    onnxruntime = "onnxruntime"  # in-process ONNX Runtime: the embedded default, no torch
+    torch = "torch"  # in-process PyTorch: reference and GPU path
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GANSERVE_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    engine: EngineKind = EngineKind.onnxruntime
+    models_dir: Path = REPO_ROOT / "models"
+    model_repository: Path = REPO_ROOT / "model_repository"
+    device: str = "cpu"  # torch engine only: "cpu" or "cuda"
+    threads: int = 0  # engine intra-op threads; 0 = all cores
+
+    # Micro-batching: concurrent requests share one engine call.
+    batch_max_size: int = Field(16, ge=1)
+    batch_max_delay_ms: float = Field(2.0, ge=0)
+    queue_max_images: int = Field(256, ge=1)  # beyond this, requests get 503 + Retry-After
+
+    # Per-request limits, checked before any work starts.
+    max_body_bytes: int = 256 * 1024
+    max_images: int = Field(16, ge=1)  # images in one batch request
+    max_frames: int = Field(64, ge=2)  # frames in one interpolation
+    max_keyframes: int = Field(16, ge=2)
+    max_mix_side: int = Field(8, ge=1)  # rows and columns of a style-mixing grid
+
+    # Encoding.
+    png_compress_level: int = Field(6, ge=0, le=9)
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    webp_quality: int = Field(90, ge=1, le=100)
+    encode_threads: int = Field(4, ge=1)
+
+    # In-process caches.
+    w_cache_entries: int = 65536
+    image_cache_bytes: int = 64 * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
