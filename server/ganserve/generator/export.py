@@ -11,6 +11,7 @@ Each graph records the artifact digest it was built from, so a stale compile is 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import onnx
@@ -78,6 +79,22 @@ def _batch_dynamic(part: str, count: int, batch) -> tuple:
     return tuple({0: batch} for _ in range(count))
 
 
+def _export(graph: nn.Module, inputs: dict[str, torch.Tensor], path: Path, part: str) -> None:
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    torch.onnx.export(
+        graph,
+        tuple(inputs.values()),
+        str(path),
+        input_names=list(inputs),
+        output_names=["w" if part == "mapping" else "images"],
+        dynamic_shapes=_batch_dynamic(part, len(inputs), batch),
+        opset_version=OPSET,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+
+
 def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
     generator = load_generator(artifact)
     graphs = {"mapping": MappingGraph(generator), "synthesis": SynthesisGraph(generator), "synthesis_noise": SynthesisNoiseGraph(generator)}
@@ -86,18 +103,9 @@ def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
         inputs = example_inputs(artifact)[part]
         path = graph_path(repository, artifact.config.name, part)
         path.parent.mkdir(parents=True, exist_ok=True)
-        batch = torch.export.Dim("batch", min=1, max=1024)
-        torch.onnx.export(
-            graphs[part],
-            tuple(inputs.values()),
-            str(path),
-            input_names=list(inputs),
-            output_names=["w" if part == "mapping" else "images"],
-            dynamic_shapes=_batch_dynamic(part, len(inputs), batch),
-            opset_version=OPSET,
-            dynamo=True,
-            external_data=False,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's own deprecation chatter, not actionable here
+            _export(graphs[part].eval(), inputs, path, part)
         model = onnx.load(str(path))
         onnx.helper.set_model_props(model, {DIGEST_KEY: artifact.digest, "ganserve.model": artifact.config.name})
         onnx.save(model, str(path))
@@ -112,7 +120,9 @@ ONNX_TO_TRITON_DTYPE = {onnx.TensorProto.FLOAT: "TYPE_FP32", onnx.TensorProto.UI
 def _tensor_spec(value: onnx.ValueInfoProto) -> str:
     tensor = value.type.tensor_type
     dims = ", ".join(str(d.dim_value) for d in tensor.shape.dim[1:])  # batch dimension left out
-    return f'  {{ name: "{value.name}", data_type: {ONNX_TO_TRITON_DTYPE[tensor.elem_type]}, dims: [ {dims} ] }}'
+    # A per-sample scalar ([N]) has no dims beyond the batch: Triton wants [1] reshaped to [].
+    shape = f"dims: [ {dims} ]" if dims else "dims: [ 1 ], reshape: { shape: [ ] }"
+    return f'  {{ name: "{value.name}", data_type: {ONNX_TO_TRITON_DTYPE[tensor.elem_type]}, {shape} }}'
 
 
 def write_triton_config(entry_dir: Path, model: onnx.ModelProto, max_batch_size: int = 32) -> Path:

@@ -1,0 +1,58 @@
+"""Shared fixtures: a models folder with the demo model and a conditional model built from the
+NVlabs reference weights (compiled to ONNX once per session), and an app serving both."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ganserve.api.app import create_app  # noqa: E402
+from ganserve.artifacts import save_artifact  # noqa: E402
+from ganserve.settings import REPO_ROOT, Settings  # noqa: E402
+from nvlabs_reference import load_case  # noqa: E402
+
+COND_MODEL = "cond16"
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
+    """(models_dir, model_repository): demo64 as committed, plus `cond16` compiled here."""
+    from ganserve.generator.export import export_onnx
+
+    root = tmp_path_factory.mktemp("served")
+    models, repository = root / "models", root / "model_repository"
+    shutil.copytree(REPO_ROOT / "models" / "demo64", models / "demo64")
+    for entry in (REPO_ROOT / "model_repository").glob("demo64_*"):
+        shutil.copytree(entry, repository / entry.name)
+    config, state, _ = load_case("sg2_cond_16_map2")
+    config = config.model_copy(update={"name": COND_MODEL, "class_names": ["cat", "dog", "bird", "fish", "frog"]})
+    export_onnx(save_artifact(models / COND_MODEL, config, state), repository)
+    return models, repository
+
+
+@pytest.fixture(scope="session")
+def settings(model_dirs) -> Settings:
+    models, repository = model_dirs
+    return Settings(models_dir=models, model_repository=repository, max_images=8, max_frames=12, max_mix_side=3)
+
+
+@pytest.fixture(scope="session")
+def client(settings) -> TestClient:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def assert_error(response, status: int, field: str | None = None) -> dict:
+    """A JSON error with the expected status that names the offending field."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"]
+    if field is not None:
+        assert error["field"] == field, error
+    return error
