@@ -39,7 +39,7 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def settings(model_dirs) -> Settings:
     models, repository = model_dirs
-    return Settings(models_dir=models, model_repository=repository, max_images=8, max_frames=12, max_mix_side=3)
+    return Settings(models_dir=models, model_repository=repository, max_images=8, max_frames=16, max_mix_side=3)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,106 @@
+"""The stable seed URL: determinism, ETags, parameters and every bad input."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import COND_MODEL, assert_error
+from nvlabs_reference import load_case
+
+URL = "/v1/models/demo64/seeds"
+
+
+def decode(response) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+def test_same_url_same_bytes_and_strong_etag(client):
+    first, second = client.get(f"{URL}/42.png"), client.get(f"{URL}/42.png")
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert first.content == second.content
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/") and etag == second.headers["etag"]
+    assert "immutable" in first.headers["cache-control"]
+    assert decode(first).shape == (64, 64, 3)
+
+
+def test_if_none_match_gives_304_without_body(client):
+    etag = client.get(f"{URL}/43.png").headers["etag"]
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        response = client.get(f"{URL}/43.png", headers={"If-None-Match": header})
+        assert response.status_code == 304 and response.content == b"" and response.headers["etag"] == etag
+    assert client.get(f"{URL}/43.png", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_parameters_change_image_and_etag(client):
+    base = client.get(f"{URL}/7.png")
+    variants = ["psi=0.5", "psi=0.5&cutoff=4", "noise=none", "noise=random&noise_seed=1", "noise=random&noise_seed=2"]
+    responses = [client.get(f"{URL}/7.png?{query}") for query in variants]
+    etags = {base.headers["etag"]} | {r.headers["etag"] for r in responses}
+    assert len(etags) == len(variants) + 1
+    images = [decode(base)] + [decode(r) for r in responses]
+    for i in range(len(images)):
+        for j in range(i + 1, len(images)):
+            assert not np.array_equal(images[i], images[j]), (i, j)
+    again = client.get(f"{URL}/7.png?noise=random&noise_seed=1")
+    assert again.content == responses[3].content  # random noise is reproducible from its seed
+    assert client.get(f"{URL}/7.png?psi=1").content == base.content  # psi=1 is no truncation
+
+
+def test_psi_zero_gives_the_average_image_for_every_seed(client):
+    assert decode(client.get(f"{URL}/1.png?psi=0")).tolist() == decode(client.get(f"{URL}/2.png?psi=0")).tolist()
+
+
+@pytest.mark.parametrize(
+    ("ext", "media_type", "pil_format"), [("png", "image/png", "PNG"), ("jpg", "image/jpeg", "JPEG"), ("webp", "image/webp", "WEBP")]
+)
+def test_formats(client, ext, media_type, pil_format):
+    response = client.get(f"{URL}/5.{ext}")
+    assert response.headers["content-type"] == media_type
+    assert Image.open(io.BytesIO(response.content)).format == pil_format
+
+
+def test_seed_bounds(client):
+    assert client.get(f"{URL}/0.png").status_code == 200
+    assert client.get(f"{URL}/4294967295.png").status_code == 200
+
+
+def test_conditional_model_matches_nvlabs(client):
+    """Served through ONNX Runtime: seed + class + psi equal NVlabs' generate.py within 1/255."""
+    _, _, ref = load_case("sg2_cond_16_map2")
+    for row, (seed, cls) in enumerate(zip([0, 1, 2, 3], [0, 1, 2, 4], strict=True)):
+        by_index = client.get(f"/v1/models/{COND_MODEL}/seeds/{seed}.png?class={cls}&psi=0.7")
+        image = decode(by_index).astype(int)
+        assert np.abs(image - ref["img_psi07_const"][row]).max() <= 1
+    by_name = client.get(f"/v1/models/{COND_MODEL}/seeds/0.png?class=cat&psi=0.7")
+    assert by_name.content == client.get(f"/v1/models/{COND_MODEL}/seeds/0.png?class=0&psi=0.7").content
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/models/nope/seeds/1.png", "model"),
+        (f"{URL}/1.bmp", "format"),
+        (f"{URL}/1", "format"),
+        (f"{URL}/abc.png", "seed"),
+        (f"{URL}/-1.png", "seed"),
+        (f"{URL}/4294967296.png", "seed"),
+        (f"{URL}/1.png?psi=nan", "psi"),
+        (f"{URL}/1.png?psi=inf", "psi"),
+        (f"{URL}/1.png?psi=abc", "psi"),
+        (f"{URL}/1.png?psi=100", "psi"),
+        (f"{URL}/1.png?cutoff=11", "cutoff"),
+        (f"{URL}/1.png?cutoff=-1", "cutoff"),
+        (f"{URL}/1.png?noise=loud", "noise"),
+        (f"{URL}/1.png?noise=random&noise_seed=-5", "noise_seed"),
+        (f"{URL}/1.png?class=1", "class"),
+        (f"/v1/models/{COND_MODEL}/seeds/1.png", "class"),
+        (f"/v1/models/{COND_MODEL}/seeds/1.png?class=5", "class"),
+        (f"/v1/models/{COND_MODEL}/seeds/1.png?class=horse", "class"),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_field(client, path, field):
+    response = client.get(path)
+    assert_error(response, 404 if field == "model" else 422, field)
