@@ -59,9 +59,10 @@ def bench(
     requests: Annotated[int, typer.Option(help="requests per concurrency level")] = 200,
     concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,8,32",
     out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
+    engine_seconds: Annotated[float, typer.Option(help="seconds per in-process engine and baseline loop")] = 2.0,
 ) -> None:
     """Measure latency, throughput, RSS and time to ready; write JSON results describing the machine."""
     from ganserve.bench import run_benchmark
 
-    path = run_benchmark(model, requests, [int(c) for c in concurrency.split(",")], out)
+    path = run_benchmark(model, requests, [int(c) for c in concurrency.split(",")], out, engine_seconds=engine_seconds)
     typer.echo(f"wrote {path}")

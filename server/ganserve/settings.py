@@ -28,9 +28,10 @@ class Settings(BaseSettings):
     device: str = "cpu"  # torch engine only: "cpu" or "cuda"
     threads: int = 0  # engine intra-op threads; 0 = all cores
 
-    # Micro-batching: concurrent requests share one engine call.
+    # Micro-batching: concurrent requests share one engine call. With no delay, a batch is what
+    # queued up while the engine ran the previous one: no added latency when requests are alone.
     batch_max_size: int = Field(16, ge=1)
-    batch_max_delay_ms: float = Field(2.0, ge=0)
+    batch_max_delay_ms: float = Field(0.0, ge=0)
     queue_max_images: int = Field(256, ge=1)  # beyond this, requests get 503 + Retry-After
 
     # Per-request limits, checked before any work starts.

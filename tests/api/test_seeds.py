@@ -1,6 +1,7 @@
 """The stable seed URL: determinism, ETags, parameters and every bad input."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,14 @@ def test_conditional_model_matches_nvlabs(client):
 def test_bad_input_is_a_4xx_naming_the_field(client, path, field):
     response = client.get(path)
     assert_error(response, 404 if field == "model" else 422, field)
+
+
+GOLDEN = {"seed42": "42.png", "seed7-psi0.7-cutoff4": "7.png?psi=0.7&cutoff=4", "seed7-noise-random-3": "7.png?noise=random&noise_seed=3"}
+
+
+def test_golden_images(client):
+    """Images recorded when the demo model was made: seed -> z -> w -> image must not drift."""
+    golden_dir = Path(__file__).parent.parent / "data" / "golden"
+    for name, path in GOLDEN.items():
+        expected = np.asarray(Image.open(golden_dir / f"demo64-{name}.png")).astype(int)
+        assert np.abs(decode(client.get(f"{URL}/{path}")).astype(int) - expected).max() <= 1, name

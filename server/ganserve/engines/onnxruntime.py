@@ -19,6 +19,9 @@ class OnnxRuntimeEngine:
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.threads
         options.inter_op_num_threads = 1
+        # Idle worker threads would otherwise spin between runs, taking cores that HTTP handling
+        # and encoding need (measured: 1.8 -> 1.3 cores busy and +25% throughput on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {}
         for part in ("mapping", "synthesis", "synthesis_noise"):
             path = graph_path(settings.model_repository, artifact.config.name, part)

@@ -1,0 +1,55 @@
+"""`ganserve bench` end to end with tiny numbers: the JSON it writes, not the figures in it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ganserve.artifacts import ModelConfig, Source
+from ganserve.bench import generator_macs, run_benchmark
+
+
+@pytest.mark.slow
+def test_run_benchmark_writes_results(tmp_path):
+    path = run_benchmark("demo64", 8, [1, 4], tmp_path / "results", engine_seconds=0.1, engine_batch_sizes=(1, 4), log=lambda _: None)
+
+    assert path.parent == tmp_path / "results" and path.name.startswith("bench-demo64-") and path.suffix == ".json"
+    result = json.loads(path.read_text())
+    for key in ("schema", "created_utc", "parameters", "machine", "model", "server", "engine", "baseline_torch_eager", "ratios"):
+        assert key in result
+    assert result["parameters"]["requests_per_level"] == 8
+    assert result["machine"]["matmul_fp32"]["best_gflops"] > 0
+    assert result["model"]["macs_per_image"]["total"] > 0
+
+    server = result["server"]
+    assert server["startup"]["time_to_ready_s"] > 0
+    assert server["startup"]["readyz_body"]["models"] == ["demo64"]
+    assert server["libraries_after_load"]["onnxruntime"] is True  # the /proc check sees native libraries
+    assert server["torch_loaded"] is False
+    assert server["memory_after_load"]["rss_bytes"] > 0
+    assert server["exit_code"] is not None
+
+    levels = server["http"]["levels"]
+    assert [level["concurrency"] for level in levels] == [1, 4]
+    for run in [*levels, server["http"]["hot"]]:
+        assert run["errors"] == 0 and run["ok"] == 8, run["outcomes"]
+        assert set(run["latency_ms"]) >= {"p50", "p90", "p99", "mean"}
+        assert run["throughput_images_per_s"] > 0
+
+    engine = result["engine"]
+    assert [b["batch_size"] for b in engine["batches"]] == [1, 4]
+    assert all(b["images_per_s"] > 0 for b in engine["batches"])
+    assert [level["concurrency"] for level in engine["concurrency"]["levels"]] == [1, 4]
+    assert all(level["errors"] == 0 for level in engine["concurrency"]["levels"])
+
+    baseline = result["baseline_torch_eager"]
+    assert baseline["status"] in ("ok", "skipped")
+    if baseline["status"] == "ok":
+        assert baseline["images_per_s"] > 0
+
+
+def test_generator_macs_matches_stylegan2_config_f():
+    """The executed-conv count of config F at 1024 is the 74 GMAC quoted for StyleGAN2."""
+    config = ModelConfig(name="f", resolution=1024, z_dim=512, w_dim=512, num_ws=18, source=Source(kind="trained"))
+    assert generator_macs(config)["conv3x3"] == pytest.approx(74e9, rel=0.01)
