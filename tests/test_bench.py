@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from ganserve.artifacts import ModelConfig, Source
-from ganserve.bench import generator_macs, run_benchmark
+from ganserve.bench import proc, run_benchmark
+from ganserve.bench.engine import generator_macs
+from ganserve.bench.timing import closed_loop
 
 
 @pytest.mark.slow
@@ -53,3 +56,21 @@ def test_generator_macs_matches_stylegan2_config_f():
     """The executed-conv count of config F at 1024 is the 74 GMAC quoted for StyleGAN2."""
     config = ModelConfig(name="f", resolution=1024, z_dim=512, w_dim=512, num_ws=18, source=Source(kind="trained"))
     assert generator_macs(config)["conv3x3"] == pytest.approx(74e9, rel=0.01)
+
+
+async def test_closed_loop_counts_outcomes_and_times_only_ok_requests():
+    async def request(seed: int) -> str:
+        return "ok" if seed % 2 else "ValueError"
+
+    latencies, outcomes, wall = await closed_loop(list(range(10)), 3, request, ok="ok")
+
+    assert outcomes == {"ok": 5, "ValueError": 5}
+    assert len(latencies) == 5 and wall > 0
+
+
+def test_proc_reads_this_process_and_tolerates_missing_files(tmp_path):
+    if not proc.fields("/proc/self/status", ["Name"])["Name"]:
+        pytest.skip("no /proc")
+    assert proc.memory(os.getpid())["rss_bytes"] > 0
+    assert proc.cpu_seconds(os.getpid()) > 0
+    assert proc.fields(str(tmp_path / "missing"), ["VmRSS"]) == {"VmRSS": None}

@@ -32,7 +32,7 @@ class AppState:
         self.settings, self.metrics = settings, metrics
         self.pipelines: dict[str, ModelPipeline] = {}
         self.w_cache: LRUCache = LRUCache(settings.w_cache_entries)
-        self.image_cache: LRUCache[tuple[bytes, str]] = LRUCache(settings.image_cache_bytes, cost=lambda v: len(v[0]))
+        self.image_cache: LRUCache[bytes] = LRUCache(settings.image_cache_bytes, cost=len)  # by ETag
         self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
         self.ready = False
         self.started_at = time.monotonic()

@@ -77,14 +77,12 @@ async def seed_image(
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
 
-    cached = state.image_cache.get(etag)
-    if cached is None:
+    data = state.image_cache.get(etag)
+    if data is None:
         w = await pipeline.w_from_seeds([seed], class_index)
         ws = pipeline.truncate(broadcast_ws(w, pipeline.config.num_ws), psi, cutoff)
         image = (await pipeline.synthesize(ws, noise, noise_seed))[0]
         state.metrics.images.labels(pipeline.config.name).inc()
         data = await state.run_blocking(encode_image, image, fmt, state.settings)
-        state.image_cache.put(etag, (data, MEDIA_TYPES[fmt]))
-    else:
-        data = cached[0]
+        state.image_cache.put(etag, data)
     return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)

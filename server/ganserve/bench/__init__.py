@@ -1,0 +1,129 @@
+"""`ganserve bench`: measure the real server, the bare engine and the eager-torch baseline in one run.
+
+Everything is measured on the same machine in the same run, so the ratios between the parts mean
+something even on a noisy shared machine. Results go to a JSON file that also describes the machine.
+
+1. The machine (machine.py): CPU, memory, versions, commit and its measured fp32 matmul GFLOP/s,
+   against which the generator's achieved GFLOP/s is reported; measured first, while it is idle.
+2. The server as users start it, in a subprocess (server.py): time to /readyz, whether it loaded
+   torch (read from /proc, so nothing in the server has to cooperate), RSS after the load; then HTTP
+   load with distinct seeds per concurrency level (no cache hits) and one hot run on a single seed.
+3. The ONNX Runtime engine in this process (engine.py): fixed batches, then concurrent requests
+   through the same pipeline and micro-batchers that the server uses, without HTTP or encoding.
+4. The baseline a user would run instead (engine.py): the same weights in eager PyTorch, one image
+   at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ganserve.artifacts import discover
+from ganserve.bench.engine import bench_engine, bench_torch_baseline, generator_macs
+from ganserve.bench.machine import CpuAccount, describe_machine, load_average
+from ganserve.bench.report import ratios, summary
+from ganserve.bench.server import bench_server
+from ganserve.settings import Settings
+
+SCHEMA = "ganserve-bench/1"
+# The settings that decide the figures, recorded with them (the server reads the same GANSERVE_* env).
+RECORDED_SETTINGS = {
+    "engine",
+    "threads",
+    "batch_max_size",
+    "batch_max_delay_ms",
+    "queue_max_images",
+    "encode_threads",
+    "png_compress_level",
+}
+
+
+def run_benchmark(
+    model: str,
+    requests: int,
+    concurrency: list[int],
+    out: Path,
+    *,
+    engine_seconds: float = 2.0,
+    baseline_seconds: float | None = None,
+    engine_batch_sizes: tuple[int, ...] = (1, 8, 32),
+    hot_concurrency: int = 8,
+    baseline: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Run every part once and write `out/bench-<model>-<UTC time>.json`; returns its path.
+
+    engine_seconds bounds each fixed-batch engine loop; baseline_seconds (default: the same) the
+    eager-torch loop. The server is always stopped, also when a step fails.
+    """
+    if requests < 1 or not concurrency or min(concurrency) < 1:
+        raise ValueError("requests and every concurrency level must be at least 1")
+    settings = Settings()
+    known = {a.config.name: a for a in discover(settings.models_dir)}
+    if model not in known:  # fail before anything starts
+        raise ValueError(f"unknown model {model!r} in {settings.models_dir}; models: {', '.join(known) or 'none'}")
+    artifact = known[model]
+    created = datetime.now(UTC)
+    macs = generator_macs(artifact.config)
+    baseline_seconds = engine_seconds if baseline_seconds is None else baseline_seconds
+
+    log(f"ganserve bench: {model}, {requests} requests per level, concurrency {concurrency}")
+    started = time.perf_counter()
+    cpu = CpuAccount()
+    machine = describe_machine()  # first: the matmul needs an idle machine and no engine threads spinning in this process
+    log(f"  matmul fp32: {machine['matmul_fp32']['best_gflops']} GFLOP/s")
+    server = bench_server(model, requests, concurrency, hot_concurrency, log)
+    engine = bench_engine(artifact, settings, requests, concurrency, list(engine_batch_sizes), engine_seconds, log)
+    torch_baseline = (
+        bench_torch_baseline(artifact, settings, baseline_seconds, log) if baseline else {"status": "skipped", "reason": "disabled"}
+    )
+    duration_s = round(time.perf_counter() - started, 2)
+    machine["load_average_at_end"] = load_average()
+    machine["contention"] = cpu.report()
+
+    result = {
+        "schema": SCHEMA,
+        "created_utc": created.isoformat(timespec="seconds"),
+        "duration_s": duration_s,
+        "parameters": {
+            "model": model,
+            "requests_per_level": requests,
+            "concurrency": concurrency,
+            "hot_concurrency": hot_concurrency,
+            "engine_batch_sizes": list(engine_batch_sizes),
+            "engine_seconds": engine_seconds,
+            "baseline_seconds": baseline_seconds,
+            "seeds": "distinct per run: http level*1e6+i, engine 2e9+level*1e6+i; warm-up and hot seeds apart",
+            "settings": settings.model_dump(mode="json", include=RECORDED_SETTINGS),
+        },
+        "machine": machine,
+        "model": {
+            "name": model,
+            "digest": artifact.digest,
+            "resolution": artifact.config.resolution,
+            "channel_base": artifact.config.synthesis.channel_base,
+            "channel_max": artifact.config.synthesis.channel_max,
+            "macs_per_image": macs,
+            "gflop_per_image": round(2 * macs["total"] / 1e9, 4),
+        },
+        "server": server,
+        "engine": engine,
+        "baseline_torch_eager": torch_baseline,
+        "ratios": ratios(machine, server, engine, torch_baseline),
+        "notes": [
+            "The HTTP client runs on the same machine as the server and competes with it for CPU (see client_cpu_cores).",
+            "Engine and baseline timings exclude PNG encoding; HTTP timings include it.",
+        ],
+    }
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{model}-{created.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    log("")
+    log(summary(result))
+    return path

@@ -1,0 +1,80 @@
+"""What the results mean side by side: the ratios between the parts, and the summary printed at the end."""
+
+from __future__ import annotations
+
+
+def ratios(machine: dict, server: dict, engine: dict, torch_baseline: dict) -> dict:
+    """Best throughput of each part against the others and the engine's GFLOP/s against the matmul's."""
+    best_batch = max(engine["batches"], key=lambda b: b["images_per_s"])
+    best_http = max(r["throughput_images_per_s"] for r in server["http"]["levels"])
+    best_concurrent = max(r["throughput_images_per_s"] for r in engine["concurrency"]["levels"])
+    torch_rate = torch_baseline.get("images_per_s")  # absent when the baseline was skipped
+    return {
+        "best_engine_batch": best_batch["batch_size"],
+        "best_engine_gflops": best_batch["achieved_gflops"],
+        "best_engine_fraction_of_matmul": _ratio(best_batch["achieved_gflops"], machine["matmul_fp32"]["best_gflops"]),
+        "best_engine_vs_torch_eager": _ratio(best_batch["images_per_s"], torch_rate),
+        "best_engine_concurrency_vs_torch_eager": _ratio(best_concurrent, torch_rate),
+        "best_http_vs_torch_eager": _ratio(best_http, torch_rate),
+        "best_http_vs_best_engine_concurrency": _ratio(best_http, best_concurrent),
+    }
+
+
+def summary(result: dict) -> str:
+    """A table of every run in the result file, then the ratios and how busy the machine was."""
+    m, s = result["machine"], result["server"]
+    mib = 1024 * 1024
+    lines = [
+        f"ganserve bench {result['model']['name']} ({result['model']['resolution']}px) on {m['cpu_model']}, "
+        f"{m['usable_cpus']} cpus, commit {(m['git_commit'] or 'unknown')[:12]}{' (dirty)' if m['git_dirty'] else ''}",
+        f"server: ready in {s['startup']['time_to_ready_s']:.3f} s, torch loaded: {s['torch_loaded']}, "
+        f"RSS after load {s['memory_after_load']['rss_bytes'] / mib:.0f} MiB "
+        f"(peak {s['memory_after_load']['peak_rss_bytes'] / mib:.0f} MiB, at ready {s['memory_at_ready']['rss_bytes'] / mib:.0f} MiB)",
+        "",
+        f"{'run':<26}{'conc':>5}{'n':>6}{'err':>5}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'img/s':>9}",
+    ]
+    for r in s["http"]["levels"]:
+        lines.append(_row("http png, distinct seeds", r, r["concurrency"], r["requests"]))
+    hot = s["http"]["hot"]
+    lines.append(_row("http png, hot (cached)", hot, hot["concurrency"], hot["requests"]))
+    for r in result["engine"]["concurrency"]["levels"]:
+        lines.append(_row("engine via micro-batcher", r, r["concurrency"], r["requests"]))
+    for b in result["engine"]["batches"]:
+        lines.append(_row(f"engine batch {b['batch_size']}", b, "-", b["iterations"] * b["batch_size"]))
+    base = result["baseline_torch_eager"]
+    if base["status"] == "ok":
+        lines.append(_row("torch eager batch 1", base, "-", base["images"]))
+    else:
+        lines.append(f"torch eager baseline: {base['status']} ({base['reason']})")
+    r, flops, busy = result["ratios"], result["model"], m["contention"]
+    lines += [
+        "",
+        f"matmul fp32 {m['matmul_fp32']['best_gflops']} GFLOP/s; generator {flops['gflop_per_image']} GFLOP/image, "
+        f"best engine batch {r['best_engine_batch']} at {r['best_engine_gflops']} GFLOP/s "
+        f"({r['best_engine_fraction_of_matmul']} of matmul)",
+        f"vs torch eager: engine best batch x{r['best_engine_vs_torch_eager']}, "
+        f"engine via batcher x{r['best_engine_concurrency_vs_torch_eager']}, http x{r['best_http_vs_torch_eager']}; "
+        f"http / engine via batcher {r['best_http_vs_best_engine_concurrency']}",
+        f"other processes used {busy['foreign_cpu_cores']} cores (steal {busy['steal_cpu_cores']}) "
+        f"of {m['usable_cpus']} during the run; load average {m['load_average_at_start']} -> {m['load_average_at_end']}",
+    ]
+    if (busy["foreign_cpu_cores"] or 0) > 0.2:
+        lines.append("WARNING: the machine was not idle: these figures are skewed, run again when it is")
+    return "\n".join(lines)
+
+
+def _row(name: str, run: dict, concurrency: int | str, n: int) -> str:
+    """One table line; fixed-batch and baseline runs have no error count and report images_per_s."""
+    lat = run["latency_ms"]
+    return (
+        f"{name:<26}{concurrency:>5}{n:>6}{run.get('errors', 0):>5}{_ms(lat['p50']):>9}{_ms(lat['p90']):>9}{_ms(lat['p99']):>9}"
+        f"{_ms(lat['mean']):>9}{run.get('throughput_images_per_s', run.get('images_per_s')):>9}"
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None

@@ -1,0 +1,187 @@
+"""The server as users start it, measured from outside: `ganserve serve` in a subprocess, its time
+to /readyz, memory and native libraries, then HTTP load on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from ganserve.bench import proc
+from ganserve.bench.timing import closed_loop, latency_stats
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+READY_POLL_S = 0.01
+READY_TIMEOUT_S = 120.0
+# Seed ranges: measured seeds are level * 1e6 + i; warm-up and hot seeds lie apart from them, so
+# neither the w cache nor the image cache can answer a request that is meant to miss.
+WARMUP_SEED_BASE = 900_000_000
+HOT_SEED = 999_999_999
+
+
+class ServerProcess:
+    """`ganserve serve` in a subprocess on a free loopback port; always terminated by stop()."""
+
+    def __init__(self, log_path: Path):
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> dict:
+        """Start the server and poll /readyz until it answers 200; how long that took and what it said."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the log is read for the server's own ready time
+        command = [sys.executable, "-c", "from ganserve.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            started = time.perf_counter()
+            self.proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        polls = 0
+        with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
+            while True:
+                polls += 1
+                try:
+                    response = client.get("/readyz")
+                    if response.status_code == 200:
+                        ready_s = time.perf_counter() - started
+                        body = response.json()
+                        break
+                except httpx.TransportError:
+                    pass
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the server exited with code {self.proc.returncode} before it was ready:\n{self.log_tail()}")
+                if time.perf_counter() - started > READY_TIMEOUT_S:
+                    raise RuntimeError(f"the server was not ready after {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+                time.sleep(READY_POLL_S)
+        reported = re.search(r"ready in ([0-9.]+) s", self.log_path.read_text(errors="replace"))
+        return {
+            "pid": self.proc.pid,
+            "port": self.port,
+            "time_to_ready_s": round(ready_s, 4),
+            "lifespan_reported_ready_s": float(reported[1]) if reported else None,
+            "readyz_polls": polls,
+            "readyz_body": body,
+        }
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        """Terminate (kill after 10 s) and reap the server; its exit code, None if it never started."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def bench_server(model: str, requests: int, levels: list[int], hot_concurrency: int, log: Callable[[str], None]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp:
+        server = ServerProcess(Path(tmp) / "server.log")
+        try:
+            result = {"startup": server.start()}
+            pid = result["startup"]["pid"]
+            result["memory_at_ready"] = proc.memory(pid)
+            result["libraries_at_ready"] = proc.loaded_libraries(pid)
+            log(f"  server ready in {result['startup']['time_to_ready_s']:.3f} s (pid {pid}, port {server.port})")
+            if model not in result["startup"]["readyz_body"].get("models", []):
+                raise RuntimeError(f"the server did not load model {model!r}: {result['startup']['readyz_body']}")
+            result["http"] = asyncio.run(_http_load(server.base_url, model, requests, levels, hot_concurrency, pid, log))
+            result["memory_after_load"] = proc.memory(pid)
+            result["libraries_after_load"] = proc.loaded_libraries(pid)
+            result["torch_loaded"] = result["libraries_after_load"]["torch"]
+        finally:
+            exit_code = server.stop()
+        result["exit_code"] = exit_code
+        return result
+
+
+async def _http_load(
+    base_url: str, model: str, requests: int, levels: list[int], hot_concurrency: int, pid: int, log: Callable[[str], None]
+) -> dict:
+    """One run per concurrency level on distinct seeds (all misses), then one on a single hot seed."""
+    widest = max([*levels, hot_concurrency])
+    limits = httpx.Limits(max_connections=widest, max_keepalive_connections=widest)
+    async with httpx.AsyncClient(base_url=base_url, http1=True, http2=False, limits=limits, timeout=60.0) as client:
+        runs = []
+        for level in levels:
+            warmup = [WARMUP_SEED_BASE + level * 10_000 + i for i in range(min(requests, 2 * level))]
+            await _http_run(client, model, warmup, level, pid)  # opens the connections, fills the thread pools
+            seeds = [level * 1_000_000 + i for i in range(requests)]
+            run = await _http_run(client, model, seeds, level, pid)
+            log(f"  http c={level}: {run['throughput_images_per_s']} img/s, p50 {run['latency_ms']['p50']} ms, errors {run['errors']}")
+            runs.append(run)
+        await _http_run(client, model, [HOT_SEED], 1, pid)  # the one image is now cached
+        hot = await _http_run(client, model, [HOT_SEED] * requests, hot_concurrency, pid)
+        hot["seed"] = HOT_SEED
+        log(f"  http hot c={hot_concurrency}: {hot['throughput_images_per_s']} img/s, p50 {hot['latency_ms']['p50']} ms")
+        metrics = _parse_metrics((await client.get("/metrics")).text)
+    return {"format": "png", "levels": runs, "hot": hot, "server_metrics": metrics}
+
+
+async def _http_run(client: httpx.AsyncClient, model: str, seeds: list[int], concurrency: int, pid: int) -> dict:
+    """GET one PNG per seed with `concurrency` requests in flight; latency per request, errors by kind."""
+
+    async def get_png(seed: int) -> str:
+        try:
+            response = await client.get(f"/v1/models/{model}/seeds/{seed}.png")
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        if response.status_code != 200:
+            return str(response.status_code)
+        return "200" if response.content.startswith(PNG_MAGIC) else "200 not a PNG"
+
+    server_cpu, client_cpu = proc.cpu_seconds(pid), time.process_time()
+    latencies, outcomes, wall = await closed_loop(seeds, concurrency, get_png, ok="200")
+    server_cpu_end = proc.cpu_seconds(pid)
+    ok = outcomes["200"]
+    return {
+        "concurrency": concurrency,
+        "requests": len(seeds),
+        "ok": ok,
+        "errors": len(seeds) - ok,
+        "outcomes": dict(outcomes),
+        "wall_s": round(wall, 4),
+        "throughput_images_per_s": round(ok / wall, 2),
+        "latency_ms": latency_stats(latencies),
+        # The client shares the machine: how many cores each side kept busy during the run.
+        "server_cpu_cores": None if server_cpu is None or server_cpu_end is None else round((server_cpu_end - server_cpu) / wall, 3),
+        "client_cpu_cores": round((time.process_time() - client_cpu) / wall, 3),
+    }
+
+
+def _parse_metrics(text: str) -> dict:
+    """The server's own counters worth keeping: cache lookups and requests by route and status."""
+    out: dict[str, dict[str, float]] = {"cache_lookups": {}, "requests": {}}
+    for line in text.splitlines():
+        match = re.match(r"^(ganserve_cache_lookups|ganserve_requests_total)\{(.*)\} ([0-9.e+-]+)$", line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match[2]))
+        if match[1] == "ganserve_cache_lookups":
+            out["cache_lookups"][f"{labels['cache']}_{labels['result']}"] = float(match[3])
+        else:
+            out["requests"][f"{labels['route']} {labels['status']}"] = float(match[3])
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
