@@ -11,6 +11,7 @@ Each graph records the artifact digest it was built from, so a stale compile is 
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from ganserve.generator.networks import Generator, to_uint8_nhwc
 from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, graph_path
 
 OPSET = 18
+# torch.onnx logs a warning per torchvision op it cannot register; we use none of them.
+logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 
 class MappingGraph(nn.Module):
