@@ -116,3 +116,10 @@ def test_golden_images(client):
     for name, path in GOLDEN.items():
         expected = np.asarray(Image.open(golden_dir / f"demo64-{name}.png")).astype(int)
         assert np.abs(decode(client.get(f"{URL}/{path}")).astype(int) - expected).max() <= 1, name
+
+
+def test_head_gives_the_headers_of_get(client):
+    get = client.get(f"{URL}/44.webp")
+    head = client.head(f"{URL}/44.webp")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"] and head.headers["content-length"] == str(len(get.content))

@@ -86,3 +86,7 @@ async def seed_image(
         data = await state.run_blocking(encode_image, image, fmt, state.settings)
         state.image_cache.put(etag, data)
     return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+# HEAD for CDNs and link checkers (same handler; the image is then cached for the GET that follows).
+router.add_api_route("/{filename}", seed_image, methods=["HEAD"], include_in_schema=False)
