@@ -3,7 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint format bench compile clean
+TRITON_ENV := .venv-triton
+
+.PHONY: serve test lint format bench compile triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -17,10 +19,19 @@ $(BIN)/.test-deps: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(BIN)/.serve-deps
 
+# A local tritonserver (the nvidia-pytriton wheel's binary) and what its Python-backend models import.
+$(TRITON_ENV)/.deps: server/ganserve/triton/runtime-requirements.txt
+	test -x $(TRITON_ENV)/bin/python || $(PYTHON) -m venv $(TRITON_ENV)
+	$(TRITON_ENV)/bin/python -m pip install --quiet -r $<
+	$(TRITON_ENV)/bin/python -m pip install --quiet --no-deps nvidia-pytriton==0.7.0
+	touch $@
+
+triton-env: $(TRITON_ENV)/.deps
+
 serve: $(BIN)/.serve-deps
 	$(BIN)/ganserve serve
 
-test: $(BIN)/.test-deps
+test: $(BIN)/.test-deps $(TRITON_ENV)/.deps
 	$(BIN)/ruff check server tests clients
 	$(BIN)/python -m pytest
 
@@ -39,5 +50,9 @@ bench: $(BIN)/.test-deps
 compile: $(BIN)/.test-deps
 	$(BIN)/ganserve compile models/demo64
 
+# Triton on this machine (CPU, python target); then `GANSERVE_ENGINE=triton make serve` in another shell.
+triton: $(BIN)/.serve-deps $(TRITON_ENV)/.deps
+	$(BIN)/ganserve triton
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache server/*.egg-info
+	rm -rf $(VENV) $(TRITON_ENV) .pytest_cache .ruff_cache server/*.egg-info

@@ -14,7 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ganserve.api.app import create_app  # noqa: E402
 from ganserve.artifacts import save_artifact  # noqa: E402
+from ganserve.repository import Target  # noqa: E402
 from ganserve.settings import REPO_ROOT, Settings  # noqa: E402
+from ganserve.triton.config import BatchingOptions  # noqa: E402
 from nvlabs_reference import load_case  # noqa: E402
 
 COND_MODEL = "cond16"
@@ -23,16 +25,17 @@ COND_MODEL = "cond16"
 @pytest.fixture(scope="session")
 def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
     """(models_dir, model_repository): demo64 as committed, plus `cond16` compiled here."""
-    from ganserve.generator.export import export_onnx
+    from ganserve.compile import compile_model
 
     root = tmp_path_factory.mktemp("served")
     models, repository = root / "models", root / "model_repository"
     shutil.copytree(REPO_ROOT / "models" / "demo64", models / "demo64")
-    for entry in (REPO_ROOT / "model_repository").glob("demo64_*"):
-        shutil.copytree(entry, repository / entry.name)
+    for target in (Target.onnx, Target.python):
+        for entry in (REPO_ROOT / "model_repository" / target).glob("demo64_*"):
+            shutil.copytree(entry, repository / target / entry.name)
     config, state, _ = load_case("sg2_cond_16_map2")
     config = config.model_copy(update={"name": COND_MODEL, "class_names": ["cat", "dog", "bird", "fish", "frog"]})
-    export_onnx(save_artifact(models / COND_MODEL, config, state), repository)
+    compile_model(save_artifact(models / COND_MODEL, config, state), repository, [Target.onnx, Target.python], BatchingOptions())
     return models, repository
 
 

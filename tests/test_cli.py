@@ -5,7 +5,8 @@ from typer.testing import CliRunner
 from ganserve.artifacts import Artifact
 from ganserve.cli import app
 from ganserve.engines import load_engine
-from ganserve.repository import GRAPH_PARTS, graph_path
+from ganserve.repository import GRAPH_PARTS, Target, entry_dir, graph_path
+from ganserve.triton import tensorrt
 from ganserve.settings import Settings
 
 
@@ -17,7 +18,12 @@ def test_demo_then_compile_gives_a_loadable_model(tmp_path):
     assert result.exit_code == 0, result.output
     for part in GRAPH_PARTS:
         assert graph_path(tmp_path / "repo", "tiny", part).exists()
-        assert (tmp_path / "repo" / f"tiny_{part}" / "config.pbtxt").exists()
+        for target in Target:
+            assert (entry_dir(tmp_path / "repo", target, "tiny", part) / "config.pbtxt").exists()
+        assert (entry_dir(tmp_path / "repo", Target.python, "tiny", part) / "1" / "model.py").exists()
+    assert (tmp_path / "repo" / "tensorrt" / "build_tiny.sh").exists()
+    if not tensorrt.available():
+        assert tensorrt.UNAVAILABLE_REASON in result.output
     engine = load_engine(Artifact(tmp_path / "models" / "tiny"), Settings(model_repository=tmp_path / "repo"))
     assert engine.name == "onnxruntime"
 

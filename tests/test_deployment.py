@@ -1,23 +1,179 @@
-"""The deployment files: compose structure, Dockerfile, and the two commands' wiring."""
+"""The deployment files: compose structure and profiles, the gateway's Dockerfile, and the two commands' wiring.
 
+No Docker engine runs here, so the compose file is checked in two ways: structurally with PyYAML (always),
+and with `docker compose config` when a Compose v2 is installed (skipped otherwise).
+"""
+
+import shutil
+import subprocess
+
+import pytest
 import yaml
 
 from ganserve.settings import REPO_ROOT
 
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+GPU_SERVICES = ("trt-build", "triton")
+TRITON_VARIANTS = {"triton": "tensorrt", "triton-cpu": "onnx"}  # service -> model repository target
 
-def test_compose_gateway_service():
-    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
-    gateway = compose["services"]["gateway"]
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def option(command: list[str], name: str) -> str:
+    """The value of `--name=value` in a command."""
+    values = [arg.split("=", 1)[1] for arg in command if arg.startswith(f"--{name}=")]
+    assert len(values) == 1, f"--{name} in {command}"
+    return values[0]
+
+
+def host_path(mount: str) -> str | None:
+    """The host side of a short-syntax bind mount; None for a named volume."""
+    source = mount.split(":")[0]
+    return source if source.startswith((".", "/")) else None
+
+
+def test_services_and_profiles(services):
+    assert set(services) == {"trt-build", "triton", "triton-cpu", "gateway", "redis"}
+    expected = {"trt-build": ["gpu"], "triton": ["gpu"], "triton-cpu": ["cpu"], "gateway": None, "redis": None}
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+        assert service.get("profiles") == expected[name], name
+
+
+def test_gpu_only_where_needed(services):
+    for name, service in services.items():
+        if name in GPU_SERVICES:
+            (device,) = service["deploy"]["resources"]["reservations"]["devices"]
+            assert device == {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}, name
+        else:
+            assert "deploy" not in service, name
+
+
+def test_engines_built_with_the_servers_tensorrt(services):
+    # A TensorRT plan only loads in the TensorRT version that built it: same NGC release for both images.
+    build_image, server_image = services["trt-build"]["image"], services["triton"]["image"]
+    assert build_image.startswith("nvcr.io/nvidia/tensorrt:") and server_image.startswith("nvcr.io/nvidia/tritonserver:")
+    assert build_image.split(":")[1] == server_image.split(":")[1]
+    assert services["triton-cpu"]["image"] == server_image
+
+
+def test_trt_build_writes_into_the_repository(services):
+    build = services["trt-build"]
+    assert build["volumes"] == ["./model_repository:/models"]  # read-write: it writes the plans
+    assert build["command"] == ["bash", "/models/tensorrt/build_engines.sh", "/models"]
+    assert build.get("restart") == "no"
+    if not (REPO_ROOT / "model_repository" / "tensorrt").is_dir():
+        pytest.skip("model_repository/tensorrt/ is not in this checkout yet (it comes with the TensorRT target)")
+    assert (REPO_ROOT / "model_repository" / "tensorrt" / "build_engines.sh").is_file()
+
+
+@pytest.mark.parametrize("name", TRITON_VARIANTS)
+def test_triton_variant(services, name):
+    triton = services[name]
+    command = triton["command"]
+    assert command[0] == "tritonserver"
+    assert option(command, "model-repository") == f"/models/{TRITON_VARIANTS[name]}"
+    assert option(command, "strict-readiness") == "true"
+    assert int(option(command, "exit-timeout-secs")) <= 30
+    assert triton["volumes"] == ["./model_repository:/models:ro"]
+    assert "v2/health/ready" in " ".join(triton["healthcheck"]["test"])
+    assert triton["ulimits"] == {"memlock": -1, "stack": 67108864} and "shm_size" in triton
+    # Triton has no auth: nothing but metrics is published, and only on the host's loopback.
+    assert all(port.startswith("127.0.0.1:") for port in triton.get("ports", [])), triton.get("ports")
+
+
+@pytest.mark.parametrize("name", TRITON_VARIANTS)
+def test_triton_model_repository_exists(name):
+    target = REPO_ROOT / "model_repository" / TRITON_VARIANTS[name]
+    if name == "triton" and not target.is_dir():
+        pytest.skip("model_repository/tensorrt/ is not in this checkout yet (it comes with the TensorRT target)")
+    assert target.is_dir(), target
+    assert any(entry.joinpath("config.pbtxt").is_file() for entry in target.iterdir()), f"no model in {target}"
+
+
+def test_the_gateway_reaches_either_variant_as_triton(services):
+    assert services["triton-cpu"]["networks"]["default"]["aliases"] == ["triton"]
+    assert services["triton"]["depends_on"] == {"trt-build": {"condition": "service_completed_successfully"}}
+
+
+def test_gateway(services):
+    gateway = services["gateway"]
     assert gateway["build"] == "." and "8000:8000" in gateway["ports"]
+    assert gateway["environment"]["GANSERVE_ENGINE"] == "triton"
+    assert gateway["environment"]["GANSERVE_TRITON_URL"] == "triton:8001"  # gRPC
     assert "readyz" in " ".join(gateway["healthcheck"]["test"])
-    for volume in gateway["volumes"]:
-        assert (REPO_ROOT / volume.split(":")[0]).exists(), volume
+    assert gateway["depends_on"] == {name: {"condition": "service_healthy", "required": False} for name in TRITON_VARIANTS}
+
+
+def test_redis_keeps_an_append_only_file(compose, services):
+    redis = services["redis"]
+    assert redis["image"].startswith("redis:7")
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    assert "redis-cli" in redis["healthcheck"]["test"] and "ping" in redis["healthcheck"]["test"]
+    (volume,) = redis["volumes"]
+    name, target = volume.split(":")
+    assert target == "/data" and name in compose["volumes"]  # a named volume, not the container's layer
+
+
+def test_every_mount_exists(compose, services):
+    for name, service in services.items():
+        for mount in service.get("volumes", []):
+            source = host_path(mount)
+            if source is None:
+                assert mount.split(":")[0] in compose.get("volumes", {}), f"{name}: undeclared volume {mount}"
+            else:
+                assert (REPO_ROOT / source).exists(), f"{name}: {mount}"
+
+
+def test_tensorrt_engines_are_never_committed():
+    assert "*.plan" in (REPO_ROOT / ".gitignore").read_text().splitlines()
+    assert "**/*.plan" in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+
+
+def compose_v2() -> list[str] | None:
+    """A Compose v2 command line (the plugin or the standalone binary), or None."""
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(command[0]) is None:
+            continue
+        result = subprocess.run([*command, "version", "--short"], capture_output=True, text=True, timeout=60)
+        if result.returncode == 0 and result.stdout.strip().lstrip("v").startswith("2"):
+            return command
+    return None
+
+
+@pytest.mark.parametrize("profile", ["gpu", "cpu"])
+def test_compose_config_is_valid(profile):
+    command = compose_v2()
+    if command is None:
+        pytest.skip("no Docker Compose v2 here (`docker compose` or a v2 `docker-compose`); checked structurally above")
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "--profile", profile, "config", "-q"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_dockerfile_serves_without_torch():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert "pip install --no-cache-dir .\n" in dockerfile  # the serving extra only, no [torch]
-    assert 'CMD ["ganserve", "serve"]' in dockerfile
+    assert dockerfile.startswith("#") and "FROM python:3.11-slim\n" in dockerfile
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert installs and not any("torch" in line for line in installs)
+    assert any("tritonclient[grpc]" in line or ".[triton]" in line for line in installs)
+    # Dependencies are installed before the code is copied, so a code change reuses their layer.
+    assert dockerfile.index("pip install --no-cache-dir -r") < dockerfile.index("COPY server") < dockerfile.index("--no-deps .")
+    assert "\nUSER " in dockerfile and "USER root" not in dockerfile
+    assert "GANSERVE_HOST=0.0.0.0" in dockerfile
+    assert "readyz" in dockerfile.split("HEALTHCHECK", 1)[1].splitlines()[0]
+    assert dockerfile.rstrip().endswith('CMD ["ganserve", "serve"]')
 
 
 def test_ci_runs_make_test():

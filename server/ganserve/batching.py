@@ -1,15 +1,17 @@
 """Micro-batching: concurrent requests share one engine call.
 
 Each request submits arrays whose first axis counts its images. A single worker gathers requests
-for up to `max_delay` (or until `max_size` images), runs the blocking engine function once on
-the concatenation in a worker thread, and hands each request its rows. One batch runs at a time:
-the engine already uses every core, so more parallel calls would only contend. The queue is
+for up to `max_delay` (or until `max_size` images), runs the engine function once on the
+concatenation, and hands each request its rows. A blocking function runs in a worker thread and
+one batch at a time (an in-process engine already uses every core); an async one (Triton) may
+have several batches in flight, so the server can overlap and batch them further. The queue is
 bounded in images: past it, submit() raises Overloaded at once instead of queueing without end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,8 +37,19 @@ def _concat(parts: list) -> np.ndarray | list[np.ndarray]:
 
 
 class MicroBatcher:
-    def __init__(self, fn: Callable[..., np.ndarray], max_size: int, max_delay_s: float, max_queue: int, name: str = ""):
+    def __init__(
+        self,
+        fn: Callable[..., np.ndarray],  # blocking, or a coroutine function
+        max_size: int,
+        max_delay_s: float,
+        max_queue: int,
+        name: str = "",
+        in_flight: int = 1,  # batches running at once (async functions only)
+    ):
         self.fn, self.max_size, self.max_delay_s, self.max_queue, self.name = fn, max_size, max_delay_s, max_queue, name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.slots = asyncio.Semaphore(in_flight if self.is_async else 1)
+        self.running: set[asyncio.Task] = set()
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.carried: _Job | None = None  # gathered but did not fit: first in the next batch
         self.queued_images = 0
@@ -84,24 +97,32 @@ class MicroBatcher:
     async def _run(self) -> None:
         while True:
             jobs = await self._gather()
-            size = sum(job.size for job in jobs)
-            try:
-                args = [_concat([job.arrays[i] for job in jobs]) for i in range(len(jobs[0].arrays))]
-                result = await asyncio.to_thread(self.fn, *args)
-            except Exception as exc:  # the engine failed: every request in this batch gets the error
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
-            else:
-                start = 0
-                for job in jobs:
-                    if not job.future.done():  # a cancelled request just drops its rows
-                        job.future.set_result(result[start : start + job.size])
-                    start += job.size
-            finally:
-                self.queued_images -= size
-                self.batch_sizes = (self.batch_sizes + [size])[-1000:]
+            await self.slots.acquire()
+            task = asyncio.get_running_loop().create_task(self._execute(jobs))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    async def _execute(self, jobs: list[_Job]) -> None:
+        size = sum(job.size for job in jobs)
+        try:
+            args = [_concat([job.arrays[i] for job in jobs]) for i in range(len(jobs[0].arrays))]
+            result = await (self.fn(*args) if self.is_async else asyncio.to_thread(self.fn, *args))
+        except Exception as exc:  # the engine failed: every request in this batch gets the error
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+        else:
+            start = 0
+            for job in jobs:
+                if not job.future.done():  # a cancelled request just drops its rows
+                    job.future.set_result(result[start : start + job.size])
+                start += job.size
+        finally:
+            self.queued_images -= size
+            self.batch_sizes = (self.batch_sizes + [size])[-1000:]
+            self.slots.release()
 
     async def close(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        for task in [self.worker, *self.running]:
+            if task is not None:
+                task.cancel()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ganserve.repository import Target
 from ganserve.settings import get_settings
 
 app = typer.Typer(help="ganserve: a real-time inference server for StyleGAN-style generators.", no_args_is_help=True)
@@ -31,14 +32,24 @@ def serve(
 @app.command()
 def compile(
     model_dir: Annotated[Path, typer.Argument(help="a model directory: generator.json + generator.safetensors")],
+    target: Annotated[list[Target], typer.Option(help="repeat for several; default: all three")] = None,
     repository: Annotated[Path | None, typer.Option(help="default: GANSERVE_MODEL_REPOSITORY")] = None,
+    max_batch_size: int = 32,
+    max_queue_delay_us: Annotated[int, typer.Option(help="Triton dynamic batching delay")] = 1000,
+    instances: Annotated[int, typer.Option(help="Triton instances per graph")] = 1,
 ) -> None:
-    """Export mapping and synthesis to ONNX model-repository entries (needs the torch extra)."""
+    """Export to ONNX and write Triton model-repository entries (needs the torch extra)."""
     from ganserve.artifacts import Artifact
-    from ganserve.generator.export import export_onnx
+    from ganserve.compile import compile_model
+    from ganserve.triton import tensorrt
+    from ganserve.triton.config import BatchingOptions
 
-    for path in export_onnx(Artifact(model_dir), repository or get_settings().model_repository):
+    targets = target or list(Target)
+    options = BatchingOptions(max_batch_size=max_batch_size, max_queue_delay_us=max_queue_delay_us, instances=instances)
+    for path in compile_model(Artifact(model_dir), repository or get_settings().model_repository, targets, options):
         typer.echo(f"wrote {path}")
+    if Target.tensorrt in targets and not tensorrt.available():
+        typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")
 
 
 @app.command()

@@ -63,7 +63,8 @@ class ModelPipeline:
 
         def batcher(fn, name):
             delay = settings.batch_max_delay_ms / 1000
-            return MicroBatcher(fn, settings.batch_max_size, delay, settings.queue_max_images, f"{self.config.name} {name}")
+            in_flight = getattr(engine, "batches_in_flight", 1)
+            return MicroBatcher(fn, settings.batch_max_size, delay, settings.queue_max_images, f"{self.config.name} {name}", in_flight)
 
         self.mapping = batcher(engine.map, "mapping")
         self.synthesis = batcher(engine.synthesize, "synthesis")

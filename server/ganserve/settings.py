@@ -15,6 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class EngineKind(StrEnum):
     onnxruntime = "onnxruntime"  # in-process ONNX Runtime: the embedded default, no torch
     torch = "torch"  # in-process PyTorch: reference and GPU path
+    triton = "triton"  # NVIDIA Triton over gRPC: the production path
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,12 @@ class Settings(BaseSettings):
     model_repository: Path = REPO_ROOT / "model_repository"
     device: str = "cpu"  # torch engine only: "cpu" or "cuda"
     threads: int = 0  # engine intra-op threads; 0 = all cores
+
+    # Triton engine.
+    triton_url: str = "127.0.0.1:8001"  # gRPC host:port
+    triton_timeout_s: float = Field(10.0, gt=0)  # deadline of each inference call
+    triton_batches_in_flight: int = Field(4, ge=1)  # gateway batches sent at once; Triton batches them further
+    triton_env: Path = REPO_ROOT / ".venv-triton"  # `ganserve triton`: the local tritonserver's environment
 
     # Micro-batching: concurrent requests share one engine call. With no delay, a batch is what
     # queued up while the engine ran the previous one: no added latency when requests are alone.

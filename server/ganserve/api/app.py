@@ -18,9 +18,9 @@ from ganserve.api.metrics import Metrics, MetricsMiddleware, StateCollector
 from ganserve.api.routes import health, images, interpolations, mixes, models, seeds
 from ganserve.artifacts import discover
 from ganserve.cache import LRUCache
-from ganserve.engines import load_engine
+from ganserve.engines import EngineError, load_engine
 from ganserve.pipeline import ModelPipeline, NoiseMode
-from ganserve.settings import Settings, get_settings
+from ganserve.settings import EngineKind, Settings, get_settings
 
 log = logging.getLogger("ganserve")
 
@@ -36,24 +36,46 @@ class AppState:
         self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
         self.ready = False
         self.started_at = time.monotonic()
+        self.triton_client = None  # one long-lived client shared by every model, with GANSERVE_ENGINE=triton
 
     async def run_blocking(self, fn, *args):
         """Encoding and other CPU work, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.encoder, fn, *args)
 
     async def load_models(self) -> None:
+        if self.settings.engine == EngineKind.triton:
+            from ganserve.engines.triton import connect
+
+            self.triton_client = connect(self.settings)
         for artifact in discover(self.settings.models_dir):
-            engine = await asyncio.to_thread(load_engine, artifact, self.settings)
+            engine = await asyncio.to_thread(load_engine, artifact, self.settings, self.triton_client)
             pipeline = ModelPipeline(artifact, engine, self.settings, self.w_cache)
-            await warm_up(pipeline)
+            try:
+                await warm_up(pipeline)
+            except EngineError as exc:  # Triton not up yet: /readyz says so until it is
+                log.warning("model %s not warmed up: %s", artifact.config.name, exc)
             self.pipelines[artifact.config.name] = pipeline
             log.info("model %s ready on %s (%s)", artifact.config.name, engine.name, artifact.digest[:12])
         if not self.pipelines:
             log.warning("no models found in %s", self.settings.models_dir)
 
+    async def not_ready_reason(self) -> str | None:
+        if not self.ready:
+            return "starting"
+        if not self.pipelines:
+            return f"no models in {self.settings.models_dir}"
+        for name, pipeline in self.pipelines.items():
+            try:
+                await pipeline.engine.check_ready()
+            except EngineError as exc:
+                return f"{name}: {exc}"
+        return None
+
     async def close(self) -> None:
         for pipeline in self.pipelines.values():
             await pipeline.close()
+        if self.triton_client is not None:
+            await self.triton_client.close()
         self.encoder.shutdown(wait=False)
 
 

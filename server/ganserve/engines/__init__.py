@@ -9,8 +9,13 @@ from ganserve.settings import EngineKind, Settings
 __all__ = ["Engine", "EngineError", "load_engine"]
 
 
-def load_engine(artifact: Artifact, settings: Settings) -> Engine:
+def load_engine(artifact: Artifact, settings: Settings, triton_client=None) -> Engine:
+    """triton_client: the app's shared tritonclient aio client, for GANSERVE_ENGINE=triton."""
     # Imported on demand so that the embedded default never imports torch.
+    if settings.engine == EngineKind.triton:
+        from ganserve.engines.triton import TritonEngine
+
+        return TritonEngine(artifact, settings, triton_client)
     if settings.engine == EngineKind.torch:
         from ganserve.engines.torch import TorchEngine
 

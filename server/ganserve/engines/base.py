@@ -1,6 +1,7 @@
 """The engine interface: the model's own seams, mapping and synthesis, on numpy arrays.
 
-Engines are blocking; the gateway calls them from worker threads through `ganserve.batching`.
+In-process engines are blocking, and the gateway calls them from a worker thread; remote engines
+(Triton) implement the same methods as coroutines. Both are called through `ganserve.batching`.
 """
 
 from __future__ import annotations
@@ -25,5 +26,8 @@ class Engine(Protocol):
 
     def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
         """ws and explicit unscaled noise maps, one [N, 1, r, r] per conv layer -> uint8 [N, H, W, C]."""
+
+    async def check_ready(self) -> None:
+        """Raises EngineError naming what is not ready (for /readyz)."""
 
     def close(self) -> None: ...

@@ -47,5 +47,8 @@ class OnnxRuntimeEngine:
         feeds = {"ws": ws, **dict(zip(self.noise_inputs, noise_maps, strict=True))}
         return self.sessions["synthesis_noise"].run(None, feeds)[0]
 
+    async def check_ready(self) -> None:
+        """In-process: ready once constructed."""
+
     def close(self) -> None:
         self.sessions.clear()

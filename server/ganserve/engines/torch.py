@@ -41,5 +41,8 @@ class TorchEngine:
         img = self.generator.synthesis(self._tensor(ws), noise_maps=[self._tensor(m) for m in noise_maps])
         return to_uint8_nhwc(img).cpu().numpy()
 
+    async def check_ready(self) -> None:
+        """In-process: ready once constructed."""
+
     def close(self) -> None:
         del self.generator

@@ -1,6 +1,6 @@
-"""Export a model artifact to ONNX graphs laid out as Triton model-repository entries.
+"""Export a model artifact to ONNX: the graphs every compile target starts from.
 
-Three graphs per model, each in `<repository>/<model>_<part>/1/model.onnx`:
+Three graphs per model, each in `<repository>/onnx/<model>_<part>/1/model.onnx`:
 - `mapping`:          z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim]
 - `synthesis`:        ws [N, num_ws, w_dim], noise_gain [N] -> images uint8 [N, H, W, C]
                       (noise = each layer's stored noise_const x gain: 1 is 'const', 0 is 'none')
@@ -112,35 +112,5 @@ def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
         model = onnx.load(str(path))
         onnx.helper.set_model_props(model, {DIGEST_KEY: artifact.digest, "ganserve.model": artifact.config.name})
         onnx.save(model, str(path))
-        write_triton_config(path.parent.parent, model)
         written.append(path)
     return written
-
-
-ONNX_TO_TRITON_DTYPE = {onnx.TensorProto.FLOAT: "TYPE_FP32", onnx.TensorProto.UINT8: "TYPE_UINT8"}
-
-
-def _tensor_spec(value: onnx.ValueInfoProto) -> str:
-    tensor = value.type.tensor_type
-    dims = ", ".join(str(d.dim_value) for d in tensor.shape.dim[1:])  # batch dimension left out
-    # A per-sample scalar ([N]) has no dims beyond the batch: Triton wants [1] reshaped to [].
-    shape = f"dims: [ {dims} ]" if dims else "dims: [ 1 ], reshape: { shape: [ ] }"
-    return f'  {{ name: "{value.name}", data_type: {ONNX_TO_TRITON_DTYPE[tensor.elem_type]}, {shape} }}'
-
-
-def write_triton_config(entry_dir: Path, model: onnx.ModelProto, max_batch_size: int = 32) -> Path:
-    """A Triton config for the ONNX Runtime backend with dynamic batching."""
-    inputs = ",\n".join(_tensor_spec(v) for v in model.graph.input)
-    outputs = ",\n".join(_tensor_spec(v) for v in model.graph.output)
-    text = (
-        f'name: "{entry_dir.name}"\n'
-        'platform: "onnxruntime_onnx"\n'
-        f"max_batch_size: {max_batch_size}\n"
-        f"input [\n{inputs}\n]\n"
-        f"output [\n{outputs}\n]\n"
-        "dynamic_batching { max_queue_delay_microseconds: 2000 }\n"
-        "instance_group [ { kind: KIND_AUTO, count: 1 } ]\n"
-    )
-    path = entry_dir / "config.pbtxt"
-    path.write_text(text)
-    return path

@@ -19,10 +19,12 @@ async def healthz() -> dict:
 
 @router.get("/readyz", responses={200: {"content": {"application/json": {}}}, 503: {"content": {"application/json": {}}}})
 async def readyz(state: State) -> JSONResponse:
-    """Every model is loaded and warmed up."""
-    ready = state.ready and bool(state.pipelines)
-    body = {"status": "ready" if ready else "not ready", "models": sorted(state.pipelines)}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    """Every model is loaded, and its engine ready (with Triton: every graph ready in Triton)."""
+    reason = await state.not_ready_reason()
+    body = {"status": "not ready" if reason else "ready", "models": sorted(state.pipelines)}
+    if reason:
+        body["reason"] = reason
+    return JSONResponse(body, status_code=503 if reason else 200, headers={"Retry-After": "1"} if reason else None)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

@@ -1,0 +1,78 @@
+"""NVIDIA Triton over gRPC: the production engine.
+
+One long-lived `tritonclient.grpc.aio` client per gateway, made in the lifespan and shared by
+every model. Tensors travel as raw binary; images come back as uint8. Each call has a deadline.
+Any failure to reach Triton becomes EngineError, which the API answers 503 with Retry-After;
+the gRPC channel reconnects by itself, so service resumes when Triton is back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from ganserve.artifacts import Artifact
+from ganserve.engines.base import EngineError
+from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, entry_name
+from ganserve.settings import Settings
+
+DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.uint8): "UINT8"}
+
+
+def connect(settings: Settings) -> grpcclient.InferenceServerClient:
+    return grpcclient.InferenceServerClient(settings.triton_url)
+
+
+class TritonEngine:
+    name = "triton"
+
+    def __init__(self, artifact: Artifact, settings: Settings, client: grpcclient.InferenceServerClient):
+        self.client, self.timeout_s = client, settings.triton_timeout_s
+        self.digest = artifact.digest
+        self.c_dim = artifact.config.c_dim
+        self.models = {part: entry_name(artifact.config.name, part) for part in GRAPH_PARTS}
+        self.batches_in_flight = settings.triton_batches_in_flight
+
+    async def _infer(self, part: str, feeds: dict[str, np.ndarray], output: str) -> np.ndarray:
+        inputs = []
+        for name, array in feeds.items():
+            array = np.ascontiguousarray(array)
+            tensor = grpcclient.InferInput(name, list(array.shape), DTYPES[array.dtype])
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
+        try:
+            result = await self.client.infer(self.models[part], inputs, client_timeout=self.timeout_s)
+        except InferenceServerException as exc:
+            raise EngineError(f"Triton {self.models[part]}: {exc.message()}") from None
+        return result.as_numpy(output)
+
+    async def map(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        feeds = {"z": z.astype(np.float32)}
+        if self.c_dim:
+            feeds["c"] = c.astype(np.float32)
+        return await self._infer("mapping", feeds, "w")
+
+    async def synthesize(self, ws: np.ndarray, noise_gain: np.ndarray) -> np.ndarray:
+        # Triton's config declares the per-sample scalar as [1], reshaped to [] for the graph.
+        return await self._infer("synthesis", {"ws": ws, "noise_gain": noise_gain.reshape(-1, 1)}, "images")
+
+    async def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
+        feeds = {"ws": ws, **{f"noise_{i}": m for i, m in enumerate(noise_maps)}}
+        return await self._infer("synthesis_noise", feeds, "images")
+
+    async def check_ready(self) -> None:
+        """Raises EngineError unless every graph is ready in Triton and compiled from these weights."""
+        for model in self.models.values():
+            try:
+                if not await self.client.is_model_ready(model, client_timeout=self.timeout_s):
+                    raise EngineError(f"Triton model {model} is not ready")
+                config = (await self.client.get_model_config(model, as_json=True, client_timeout=self.timeout_s))["config"]
+            except InferenceServerException as exc:
+                raise EngineError(f"Triton unreachable for {model}: {exc.message()}") from None
+            compiled_from = config.get("parameters", {}).get(DIGEST_KEY, {}).get("string_value")
+            if compiled_from != self.digest:
+                raise EngineError(f"Triton model {model} was compiled from other weights: recompile and reload it")
+
+    def close(self) -> None:
+        """The shared client is closed by its owner, the app's lifespan."""

@@ -1,0 +1,1 @@
+"""NVIDIA Triton: model-repository entries for each target, and a local tritonserver for CPU hosts."""

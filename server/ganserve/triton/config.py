@@ -1,0 +1,89 @@
+"""config.pbtxt for each graph and target, derived from the model config (no torch, no onnx needed).
+
+Batching and instance counts live here, in config, not in code: Triton's dynamic batcher merges
+requests (from several gateways too) into the preferred batch sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ganserve.artifacts import ModelConfig
+from ganserve.repository import DIGEST_KEY, Target, entry_name
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    data_type: str  # Triton's TYPE_*
+    dims: tuple[int, ...]  # without the batch dimension
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    max_batch_size: int = 32
+    preferred_batch_sizes: tuple[int, ...] = (8, 16, 32)
+    max_queue_delay_us: int = 1000
+    instances: int = 1
+
+
+def tensor_specs(config: ModelConfig, part: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """(inputs, outputs) of a graph, as the ONNX export names them."""
+    images = TensorSpec("images", "TYPE_UINT8", (config.resolution, config.resolution, config.img_channels))
+    if part == "mapping":
+        inputs = [TensorSpec("z", "TYPE_FP32", (config.z_dim,))]
+        if config.c_dim:
+            inputs.append(TensorSpec("c", "TYPE_FP32", (config.c_dim,)))
+        return inputs, [TensorSpec("w", "TYPE_FP32", (config.w_dim,))]
+    ws = TensorSpec("ws", "TYPE_FP32", (config.num_ws, config.w_dim))
+    if part == "synthesis":
+        return [ws, TensorSpec("noise_gain", "TYPE_FP32", ())], [images]
+    noise = [TensorSpec(f"noise_{i}", "TYPE_FP32", (1, h, w)) for i, (h, w) in enumerate(config.noise_shapes)]
+    return [ws, *noise], [images]
+
+
+def _tensor(spec: TensorSpec) -> str:
+    # A per-sample scalar has no dims beyond the batch: Triton wants [1] reshaped to [].
+    shape = f"dims: [ {', '.join(map(str, spec.dims))} ]" if spec.dims else "dims: [ 1 ], reshape: { shape: [ ] }"
+    return f'  {{ name: "{spec.name}", data_type: {spec.data_type}, {shape} }}'
+
+
+def _warmup(inputs: list[TensorSpec]) -> str:
+    """One zero-filled batch of 1 at load, so the first request does not pay for lazy initialisation."""
+    entries = []
+    for spec in inputs:
+        dims = ", ".join(map(str, spec.dims or (1,)))
+        entries.append(f'    inputs {{ key: "{spec.name}" value: {{ data_type: {spec.data_type}, dims: [ {dims} ], zero_data: true }} }}')
+    return 'model_warmup [\n  {\n    name: "zeros"\n    batch_size: 1\n' + "\n".join(entries) + "\n  }\n]\n"
+
+
+BACKEND_LINES = {
+    Target.onnx: 'platform: "onnxruntime_onnx"',
+    Target.python: 'backend: "python"',
+    Target.tensorrt: 'platform: "tensorrt_plan"',
+}
+INSTANCE_KIND = {Target.onnx: "KIND_AUTO", Target.python: "KIND_CPU", Target.tensorrt: "KIND_GPU"}
+
+
+def triton_config(config: ModelConfig, part: str, target: Target, digest: str, options: BatchingOptions) -> str:
+    inputs, outputs = tensor_specs(config, part)
+    preferred = ", ".join(str(b) for b in options.preferred_batch_sizes if b <= options.max_batch_size)
+    parameters = {DIGEST_KEY: digest}
+    if target == Target.python:
+        # The Python backend runs the onnx target's graph; one compiled copy serves both.
+        parameters["onnx_model"] = f"../../{Target.onnx}/{entry_name(config.name, part)}/1/model.onnx"
+    params = "\n".join(f'parameters {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in parameters.items())
+    input_lines = ",\n".join(_tensor(s) for s in inputs)
+    output_lines = ",\n".join(_tensor(s) for s in outputs)
+    return (
+        f'name: "{entry_name(config.name, part)}"\n'
+        f"{BACKEND_LINES[target]}\n"
+        f"max_batch_size: {options.max_batch_size}\n"
+        "version_policy: { latest: { num_versions: 1 } }\n"
+        f"input [\n{input_lines}\n]\n"
+        f"output [\n{output_lines}\n]\n"
+        f"dynamic_batching {{ preferred_batch_size: [ {preferred} ], max_queue_delay_microseconds: {options.max_queue_delay_us} }}\n"
+        f"instance_group [ {{ count: {options.instances}, kind: {INSTANCE_KIND[target]} }} ]\n"
+        f"{_warmup(inputs)}"
+        f"{params}\n"
+    )
