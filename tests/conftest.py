@@ -46,7 +46,25 @@ def settings(model_dirs) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def client(settings) -> TestClient:
+def triton_server(model_dirs, tmp_path_factory):
+    """A real tritonserver (python target) serving the same models, on free ports."""
+    from ganserve.triton import local
+
+    env_dir = Settings().triton_env
+    if not local.available(env_dir):
+        pytest.skip(f"no local tritonserver: {local.INSTALL_HINT}")
+    server = local.LocalTriton(model_dirs[1] / Target.python, tmp_path_factory.mktemp("triton"), env_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["onnxruntime", "triton"])
+def client(request, settings) -> TestClient:
+    """The API through the embedded engine, and through Triton: every API test runs on both."""
+    if request.param == "triton":
+        server = request.getfixturevalue("triton_server")
+        settings = settings.model_copy(update={"engine": "triton", "triton_url": server.grpc_url})
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

@@ -6,8 +6,8 @@ from ganserve.artifacts import Artifact
 from ganserve.cli import app
 from ganserve.engines import load_engine
 from ganserve.repository import GRAPH_PARTS, Target, entry_dir, graph_path
-from ganserve.triton import tensorrt
 from ganserve.settings import Settings
+from ganserve.triton import tensorrt
 
 
 def test_demo_then_compile_gives_a_loadable_model(tmp_path):

@@ -53,6 +53,31 @@ def compile(
 
 
 @app.command()
+def triton(
+    grpc_port: int = 8001,
+    http_port: int = 8000 + 10,
+    metrics_port: int = 8002 + 10,
+    workdir: Annotated[Path, typer.Option(help="backend directory and log")] = Path("/tmp/ganserve-triton"),
+) -> None:
+    """Run tritonserver here on the CPU (python target), until Ctrl-C. Needs `make triton-env`.
+
+    Then, in another shell: GANSERVE_ENGINE=triton GANSERVE_TRITON_URL=127.0.0.1:8001 make serve
+    """
+    from ganserve.triton.local import LocalTriton
+
+    settings = get_settings()
+    server = LocalTriton(settings.model_repository / Target.python, workdir, settings.triton_env, http_port, grpc_port, metrics_port)
+    server.start()
+    typer.echo(f"tritonserver ready: gRPC {server.grpc_url}, HTTP :{http_port}, metrics :{metrics_port}; log {server.log_path}")
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@app.command()
 def demo(
     directory: Annotated[Path, typer.Argument()] = Path("models/demo64"),
     seed: int = 0,
