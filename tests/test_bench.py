@@ -11,6 +11,8 @@ from ganserve.artifacts import ModelConfig, Source
 from ganserve.bench import proc, run_benchmark
 from ganserve.bench.engine import generator_macs
 from ganserve.bench.timing import closed_loop
+from ganserve.settings import Settings
+from ganserve.triton import local
 
 
 @pytest.mark.slow
@@ -50,6 +52,41 @@ def test_run_benchmark_writes_results(tmp_path):
     assert baseline["status"] in ("ok", "skipped")
     if baseline["status"] == "ok":
         assert baseline["images_per_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local.available(Settings().triton_env), reason=f"no local tritonserver: {local.INSTALL_HINT}")
+def test_run_triton_benchmark_writes_results(tmp_path):
+    from ganserve.bench.triton import run_triton_benchmark
+
+    path = run_triton_benchmark("demo64", 4, [1, 2], tmp_path / "results", log=lambda _: None)
+
+    assert path.parent == tmp_path / "results" and path.name.startswith("bench-triton-demo64-") and path.suffix == ".json"
+    result = json.loads(path.read_text())
+    for key in ("schema", "created_utc", "parameters", "machine", "model", "tritonserver", "runs", "comparisons"):
+        assert key in result
+    assert result["parameters"]["requests_per_level"] == 4 and "dynamic_batching" in result["parameters"]["dynamic_batching_on"]
+    assert result["machine"]["matmul_fp32"]["best_gflops"] > 0
+
+    runs = result["runs"]
+    http = [runs["gateway_triton"]["levels"], runs["gateway_embedded"]["levels"]]
+    direct = [runs["direct"], runs["direct_png"], runs["direct_batching_off"]]
+    for levels in [*http, *direct]:
+        assert [run["concurrency"] for run in levels] == [1, 2]
+        for run in levels:
+            assert run["errors"] == 0 and run["requests"] == 4, run["outcomes"]
+            assert set(run["latency_ms"]) >= {"p50", "p99", "mean"} and run["throughput_images_per_s"] > 0
+    for run in [*runs["direct"], *runs["gateway_triton"]["levels"]]:
+        assert run["triton"]["models"]["demo64_synthesis"]["inferences"] == 4  # Triton saw exactly the measured work
+    assert all(run["triton"]["models"]["demo64_synthesis"]["batch_sizes"] == {"1": 4} for run in runs["direct_batching_off"])
+    for name in ("gateway_triton", "gateway_embedded"):
+        assert runs[name]["exit_code"] is not None and runs[name]["memory_after_load"]["rss_bytes"] > 0
+    assert runs["gateway_triton"]["tritonserver_memory_after_load"]["processes"] > 1  # tritonserver and its stubs
+
+    comparisons = result["comparisons"]
+    assert [o["concurrency"] for o in comparisons["gateway_overhead"]] == [1, 2]
+    assert [b["concurrency"] for b in comparisons["dynamic_batching"]] == [1, 2]
+    assert comparisons["embedded_vs_triton"]["memory"]["tritonserver_rss_bytes"] > 0
 
 
 def test_generator_macs_matches_stylegan2_config_f():

@@ -30,5 +30,5 @@ def test_demo_then_compile_gives_a_loadable_model(tmp_path):
 
 def test_help_lists_the_subcommands():
     output = CliRunner().invoke(app, ["--help"]).output
-    for command in ("serve", "compile", "demo", "bench"):
+    for command in ("serve", "compile", "demo", "bench", "bench-triton", "triton"):
         assert command in output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,7 +55,8 @@ class MicroBatcher:
         self.carried: _Job | None = None  # gathered but did not fit: first in the next batch
         self.queued_images = 0
         self.worker: asyncio.Task | None = None
-        self.batch_sizes: list[int] = []  # recent batch sizes, for metrics
+        self.batch_sizes: deque[int] = deque(maxlen=1000)  # recent batch sizes, for the benchmark
+        self.batches_run = self.images_run = 0  # totals, for metrics
 
     async def submit(self, *arrays: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Arrays of N rows (the first one an array; later ones may be lists of arrays) -> N result rows."""
@@ -119,7 +121,9 @@ class MicroBatcher:
                 start += job.size
         finally:
             self.queued_images -= size
-            self.batch_sizes = (self.batch_sizes + [size])[-1000:]
+            self.batch_sizes.append(size)
+            self.batches_run += 1
+            self.images_run += size
             self.slots.release()
 
     async def close(self) -> None:

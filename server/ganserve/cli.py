@@ -1,4 +1,4 @@
-"""The `ganserve` command: serve, compile, demo, bench."""
+"""The `ganserve` command: serve, compile, demo, bench, bench-triton."""
 
 from __future__ import annotations
 
@@ -101,4 +101,20 @@ def bench(
     from ganserve.bench import run_benchmark
 
     path = run_benchmark(model, requests, [int(c) for c in concurrency.split(",")], out, engine_seconds=engine_seconds)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("bench-triton")
+def bench_triton(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    requests: Annotated[int, typer.Option(help="requests per concurrency level and run")] = 400,
+    concurrency: Annotated[str, typer.Option(help="comma-separated levels, for HTTP and the direct gRPC client")] = "1,8,32",
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
+    quick: Annotated[bool, typer.Option(help="40 requests per level, levels 1 and 32: a smoke run, not figures")] = False,
+) -> None:
+    """Gateway on Triton vs Triton alone, Triton's dynamic batching on vs off, embedded vs Triton. Needs `make triton-env`."""
+    from ganserve.bench.triton import run_triton_benchmark
+
+    levels = [1, 32] if quick else [int(c) for c in concurrency.split(",")]
+    path = run_triton_benchmark(model, 40 if quick else requests, levels, out)
     typer.echo(f"wrote {path}")

@@ -157,7 +157,10 @@ class ModelPipeline:
         gain = np.full([len(ws)], 1.0 if noise == NoiseMode.const else 0.0, dtype=np.float32)
         return await self.synthesis.submit(ws, gain)
 
+    def batchers(self) -> dict[str, MicroBatcher]:
+        return {"mapping": self.mapping, "synthesis": self.synthesis, "synthesis_noise": self.synthesis_noise}
+
     async def close(self) -> None:
-        for b in (self.mapping, self.synthesis, self.synthesis_noise):
-            await b.close()
+        for batcher in self.batchers().values():
+            await batcher.close()
         self.engine.close()

@@ -12,6 +12,7 @@ def test_metrics_count_requests_images_and_cache(client):
     assert 'ganserve_images_total{model="demo64"}' in text
     assert 'ganserve_cache_lookups{cache="image",result="hit"}' in text
     assert "ganserve_request_seconds_bucket" in text and "ganserve_queue_images" in text
+    assert 'ganserve_engine_batches_total{graph="synthesis",model="demo64"}' in text
 
 
 def test_openapi_declares_media_types(client):

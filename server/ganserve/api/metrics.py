@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -28,15 +28,16 @@ class StateCollector:
         self.state = state
 
     def collect(self):
-        queued = GaugeMetricFamily("ganserve_queue_images", "Images waiting for an engine", labels=["model", "graph"])
+        labels = ["model", "graph"]
+        queued = GaugeMetricFamily("ganserve_queue_images", "Images waiting for an engine", labels=labels)
+        batches = CounterMetricFamily("ganserve_engine_batches", "Engine calls (batches)", labels=labels)
+        batched = CounterMetricFamily("ganserve_engine_batch_images", "Images in engine calls; / batches = mean batch", labels=labels)
         for name, pipeline in self.state.pipelines.items():
-            for batcher, graph in (
-                (pipeline.mapping, "mapping"),
-                (pipeline.synthesis, "synthesis"),
-                (pipeline.synthesis_noise, "synthesis_noise"),
-            ):
+            for graph, batcher in pipeline.batchers().items():
                 queued.add_metric([name, graph], batcher.queued_images)
-        yield queued
+                batches.add_metric([name, graph], batcher.batches_run)
+                batched.add_metric([name, graph], batcher.images_run)
+        yield from (queued, batches, batched)
         cache = GaugeMetricFamily("ganserve_cache_lookups", "Cache lookups since start", labels=["cache", "result"])
         for label, lru in (("w", self.state.w_cache), ("image", self.state.image_cache)):
             cache.add_metric([label, "hit"], lru.hits)
