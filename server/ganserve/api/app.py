@@ -52,10 +52,10 @@ class AppState:
             pipeline = ModelPipeline(artifact, engine, self.settings, self.w_cache)
             try:
                 await warm_up(pipeline)
+                log.info("model %s ready on %s (%s)", artifact.config.name, engine.name, artifact.digest[:12])
             except EngineError as exc:  # Triton not up yet: /readyz says so until it is
-                log.warning("model %s not warmed up: %s", artifact.config.name, exc)
+                log.warning("model %s loaded but not warmed up: %s", artifact.config.name, exc)
             self.pipelines[artifact.config.name] = pipeline
-            log.info("model %s ready on %s (%s)", artifact.config.name, engine.name, artifact.digest[:12])
         if not self.pipelines:
             log.warning("no models found in %s", self.settings.models_dir)
 
