@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test lint format bench compile triton-env triton clean
+.PHONY: serve test system-deps lint format bench bench-triton compile triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -31,7 +31,11 @@ triton-env: $(TRITON_ENV)/.deps
 serve: $(BIN)/.serve-deps
 	$(BIN)/ganserve serve
 
-test: $(BIN)/.test-deps $(TRITON_ENV)/.deps
+# System packages the tests use: wrk (the benchmarks' HTTP load generator).
+system-deps:
+	command -v wrk >/dev/null || (apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk))
+
+test: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
 	$(BIN)/ruff check server tests clients
 	$(BIN)/python -m pytest
 
@@ -43,8 +47,12 @@ format: $(BIN)/.test-deps
 	$(BIN)/ruff check --fix server tests clients
 	$(BIN)/ruff format server tests clients
 
-bench: $(BIN)/.test-deps
+# HTTP load comes from wrk (C, one thread) where installed; without it the benchmarks fall back to a Python client.
+bench: $(BIN)/.test-deps system-deps
 	$(BIN)/ganserve bench
+
+bench-triton: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
+	$(BIN)/ganserve bench-triton
 
 # Rebuild the demo model's ONNX graphs after changing the generator or its weights.
 compile: $(BIN)/.test-deps

@@ -9,15 +9,22 @@ import pytest
 
 from ganserve.artifacts import ModelConfig, Source
 from ganserve.bench import proc, run_benchmark
+from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.engine import generator_macs
+from ganserve.bench.server import bench_server
 from ganserve.bench.timing import closed_loop
 from ganserve.settings import Settings
 from ganserve.triton import local
 
+WRK = wrk_runs.find()
+needs_wrk = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk; `make bench` installs it)")
+
 
 @pytest.mark.slow
 def test_run_benchmark_writes_results(tmp_path):
-    path = run_benchmark("demo64", 8, [1, 4], tmp_path / "results", engine_seconds=0.1, engine_batch_sizes=(1, 4), log=lambda _: None)
+    path = run_benchmark(
+        "demo64", 8, [1, 4], tmp_path / "results", engine_seconds=0.1, engine_batch_sizes=(1, 4), use_wrk=False, log=lambda _: None
+    )
 
     assert path.parent == tmp_path / "results" and path.name.startswith("bench-demo64-") and path.suffix == ".json"
     result = json.loads(path.read_text())
@@ -35,6 +42,7 @@ def test_run_benchmark_writes_results(tmp_path):
     assert server["memory_after_load"]["rss_bytes"] > 0
     assert server["exit_code"] is not None
 
+    assert server["http"]["load_generator"] == result["parameters"]["http_load_generator"] == "httpx"
     levels = server["http"]["levels"]
     assert [level["concurrency"] for level in levels] == [1, 4]
     for run in [*levels, server["http"]["hot"]]:
@@ -59,7 +67,7 @@ def test_run_benchmark_writes_results(tmp_path):
 def test_run_triton_benchmark_writes_results(tmp_path):
     from ganserve.bench.triton import run_triton_benchmark
 
-    path = run_triton_benchmark("demo64", 4, [1, 2], tmp_path / "results", log=lambda _: None)
+    path = run_triton_benchmark("demo64", 4, [1, 2], tmp_path / "results", http_seconds=1, log=lambda _: None)  # wrk where installed
 
     assert path.parent == tmp_path / "results" and path.name.startswith("bench-triton-demo64-") and path.suffix == ".json"
     result = json.loads(path.read_text())
@@ -71,13 +79,18 @@ def test_run_triton_benchmark_writes_results(tmp_path):
     runs = result["runs"]
     http = [runs["gateway_triton"]["levels"], runs["gateway_embedded"]["levels"]]
     direct = [runs["direct"], runs["direct_png"], runs["direct_batching_off"]]
+    generator = "httpx" if WRK is None else WRK.label
+    assert result["parameters"]["http_load_generator"] == runs["gateway_triton"]["load_generator"] == generator
     for levels in [*http, *direct]:
         assert [run["concurrency"] for run in levels] == [1, 2]
         for run in levels:
-            assert run["errors"] == 0 and run["requests"] == 4, run["outcomes"]
+            assert run["errors"] == 0 and run["requests"] > 0, run["outcomes"]
             assert set(run["latency_ms"]) >= {"p50", "p99", "mean"} and run["throughput_images_per_s"] > 0
+    for levels in [*direct, *(http if WRK is None else [])]:
+        assert all(run["requests"] == 4 for run in levels)  # fixed-count runs; wrk's run for a time
     for run in [*runs["direct"], *runs["gateway_triton"]["levels"]]:
-        assert run["triton"]["models"]["demo64_synthesis"]["inferences"] == 4  # Triton saw exactly the measured work
+        # Triton saw exactly the measured work: every request sent (wrk: also those it left in flight, answered before the count).
+        assert run["triton"]["models"]["demo64_synthesis"]["inferences"] == run.get("sent", 4)
     assert all(run["triton"]["models"]["demo64_synthesis"]["batch_sizes"] == {"1": 4} for run in runs["direct_batching_off"])
     for name in ("gateway_triton", "gateway_embedded"):
         assert runs[name]["exit_code"] is not None and runs[name]["memory_after_load"]["rss_bytes"] > 0
@@ -87,6 +100,37 @@ def test_run_triton_benchmark_writes_results(tmp_path):
     assert [o["concurrency"] for o in comparisons["gateway_overhead"]] == [1, 2]
     assert [b["concurrency"] for b in comparisons["dynamic_batching"]] == [1, 2]
     assert comparisons["embedded_vs_triton"]["memory"]["tritonserver_rss_bytes"] > 0
+
+
+@pytest.mark.slow
+@needs_wrk
+def test_bench_server_with_wrk_writes_its_runs():
+    """The wrk path on the real server: one short level and the hot run, parsed into the httpx runs' keys."""
+    server = bench_server("demo64", 8, [2], 2, lambda _: None, http_seconds=1, use_wrk=True)
+
+    http = server["http"]
+    assert http["load_generator"] == WRK.label and http["load_generator"].startswith("wrk ")
+    assert http["seconds_per_level"] == 1 and server["exit_code"] is not None
+    (level,) = http["levels"]
+    for run in (level, http["hot"]):
+        assert run["errors"] == 0 and run["ok"] == run["requests"] > 0 and run["outcomes"] == {"200": run["ok"]}, run
+        assert run["concurrency"] == 2 and run["sent"] >= run["requests"] and run["drain_s"] is not None
+        assert set(run["latency_ms"]) == {"p50", "p90", "p99", "mean", "min", "max"}
+        assert run["latency_ms"]["min"] <= run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
+        assert run["throughput_images_per_s"] > 0 and run["wall_s"] > 0 and run["client_cpu_cores"] >= 0
+        assert run["server_cpu_cores"] is not None
+    assert level["first_seed"] == 2_000_000 and http["hot"]["first_seed"] is None
+    # Every seed was new (warm-up and level), the hot seed was cached after its first request.
+    cache = http["server_metrics"]["cache_lookups"]
+    assert cache["image_miss"] >= level["sent"] and cache["image_hit"] >= http["hot"]["sent"]
+
+
+def test_wrk_script_rejects_paths_it_cannot_quote():
+    assert "/v1/models/demo64/seeds/" in wrk_runs.script("/v1/models/demo64/seeds/{seed}.png", 5)
+    with pytest.raises(ValueError):
+        wrk_runs.script('/v1/"; os.exit()', None)
+    with pytest.raises(ValueError):
+        wrk_runs.script("/v1/models/demo64/seeds/1.png", 5)  # distinct seeds need the placeholder
 
 
 def test_generator_macs_matches_stylegan2_config_f():

@@ -96,11 +96,13 @@ def bench(
     concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,8,32",
     out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
     engine_seconds: Annotated[float, typer.Option(help="seconds per in-process engine and baseline loop")] = 2.0,
+    http_seconds: Annotated[int, typer.Option(help="seconds per HTTP level (with wrk)")] = 8,
 ) -> None:
     """Measure latency, throughput, RSS and time to ready; write JSON results describing the machine."""
     from ganserve.bench import run_benchmark
 
-    path = run_benchmark(model, requests, [int(c) for c in concurrency.split(",")], out, engine_seconds=engine_seconds)
+    levels = [int(c) for c in concurrency.split(",")]
+    path = run_benchmark(model, requests, levels, out, engine_seconds=engine_seconds, http_seconds=http_seconds)
     typer.echo(f"wrote {path}")
 
 
@@ -111,10 +113,11 @@ def bench_triton(
     concurrency: Annotated[str, typer.Option(help="comma-separated levels, for HTTP and the direct gRPC client")] = "1,8,32",
     out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
     quick: Annotated[bool, typer.Option(help="40 requests per level, levels 1 and 32: a smoke run, not figures")] = False,
+    http_seconds: Annotated[int, typer.Option(help="seconds per gateway HTTP level (with wrk)")] = 8,
 ) -> None:
     """Gateway on Triton vs Triton alone, Triton's dynamic batching on vs off, embedded vs Triton. Needs `make triton-env`."""
     from ganserve.bench.triton import run_triton_benchmark
 
     levels = [1, 32] if quick else [int(c) for c in concurrency.split(",")]
-    path = run_triton_benchmark(model, 40 if quick else requests, levels, out)
+    path = run_triton_benchmark(model, 40 if quick else requests, levels, out, http_seconds=1 if quick else http_seconds)
     typer.echo(f"wrote {path}")

@@ -7,7 +7,9 @@ something even on a noisy shared machine. Results go to a JSON file that also de
    against which the generator's achieved GFLOP/s is reported; measured first, while it is idle.
 2. The server as users start it, in a subprocess (server.py): time to /readyz, whether it loaded
    torch (read from /proc, so nothing in the server has to cooperate), RSS after the load; then HTTP
-   load with distinct seeds per concurrency level (no cache hits) and one hot run on a single seed.
+   load with distinct seeds per concurrency level (no cache hits) and one hot run on a single seed,
+   from wrk (one thread, a fixed time per level) where it is installed, else from an httpx client
+   (a fixed number of requests), which on a small machine competes with the server for its cores.
 3. The ONNX Runtime engine in this process (engine.py): fixed batches, then concurrent requests
    through the same pipeline and micro-batchers that the server uses, without HTTP or encoding.
 4. The baseline a user would run instead (engine.py): the same weights in eager PyTorch, one image
@@ -26,7 +28,7 @@ from ganserve.artifacts import discover
 from ganserve.bench.engine import bench_engine, bench_torch_baseline, generator_macs
 from ganserve.bench.machine import CpuAccount, describe_machine, load_average
 from ganserve.bench.report import ratios, summary
-from ganserve.bench.server import bench_server
+from ganserve.bench.server import HTTP_SECONDS, HTTPX, bench_server
 from ganserve.settings import Settings
 
 SCHEMA = "ganserve-bench/1"
@@ -41,6 +43,12 @@ RECORDED_SETTINGS = {
     "png_compress_level",
 }
 
+WRK_NOTE = (
+    "wrk runs for a fixed time per level: its requests count what completed in that time, and requests_per_level "
+    "applies to the engine runs only (and to the httpx client where wrk is not installed). wrk's latencies cover every "
+    "completed response at microsecond resolution; after each run the server finishes what wrk left in flight."
+)
+
 
 def run_benchmark(
     model: str,
@@ -53,10 +61,15 @@ def run_benchmark(
     engine_batch_sizes: tuple[int, ...] = (1, 8, 32),
     hot_concurrency: int = 8,
     baseline: bool = True,
+    http_seconds: int = HTTP_SECONDS,
+    use_wrk: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Run every part once and write `out/bench-<model>-<UTC time>.json`; returns its path.
 
+    HTTP load comes from wrk for http_seconds per level where wrk is installed (use_wrk None), else
+    (or with use_wrk False) from the httpx client for `requests` per level; the engine runs take
+    `requests` per level either way.
     engine_seconds bounds each fixed-batch engine loop; baseline_seconds (default: the same) the
     eager-torch loop. The server is always stopped, also when a step fails.
     """
@@ -76,7 +89,7 @@ def run_benchmark(
     cpu = CpuAccount()
     machine = describe_machine()  # first: the matmul needs an idle machine and no engine threads spinning in this process
     log(f"  matmul fp32: {machine['matmul_fp32']['best_gflops']} GFLOP/s")
-    server = bench_server(model, requests, concurrency, hot_concurrency, log)
+    server = bench_server(model, requests, concurrency, hot_concurrency, log, http_seconds=http_seconds, use_wrk=use_wrk)
     engine = bench_engine(artifact, settings, requests, concurrency, list(engine_batch_sizes), engine_seconds, log)
     torch_baseline = (
         bench_torch_baseline(artifact, settings, baseline_seconds, log) if baseline else {"status": "skipped", "reason": "disabled"}
@@ -94,6 +107,8 @@ def run_benchmark(
             "requests_per_level": requests,
             "concurrency": concurrency,
             "hot_concurrency": hot_concurrency,
+            "http_load_generator": server["http"]["load_generator"],
+            "http_seconds_per_level": server["http"].get("seconds_per_level"),
             "engine_batch_sizes": list(engine_batch_sizes),
             "engine_seconds": engine_seconds,
             "baseline_seconds": baseline_seconds,
@@ -117,6 +132,7 @@ def run_benchmark(
         "notes": [
             "The HTTP client runs on the same machine as the server and competes with it for CPU (see client_cpu_cores).",
             "Engine and baseline timings exclude PNG encoding; HTTP timings include it.",
+            *([] if server["http"]["load_generator"] == HTTPX else [WRK_NOTE]),
         ],
     }
 

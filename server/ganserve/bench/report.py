@@ -30,6 +30,7 @@ def summary(result: dict) -> str:
         f"server: ready in {s['startup']['time_to_ready_s']:.3f} s, torch loaded: {s['torch_loaded']}, "
         f"RSS after load {s['memory_after_load']['rss_bytes'] / mib:.0f} MiB "
         f"(peak {s['memory_after_load']['peak_rss_bytes'] / mib:.0f} MiB, at ready {s['memory_at_ready']['rss_bytes'] / mib:.0f} MiB)",
+        http_load(s["http"]),
         "",
         f"{'run':<26}{'conc':>5}{'n':>6}{'err':>5}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'img/s':>9}",
     ]
@@ -61,6 +62,14 @@ def summary(result: dict) -> str:
     if (busy["foreign_cpu_cores"] or 0) > 0.2:
         lines.append("WARNING: the machine was not idle: these figures are skewed, run again when it is")
     return "\n".join(lines)
+
+
+def http_load(http: dict) -> str:
+    """Which client loaded the server and how long or how much per level."""
+    generator = http.get("load_generator", "httpx")
+    if "seconds_per_level" in http:
+        return f"http load: {generator}, {http['seconds_per_level']} s per level after {http['warmup_seconds']} s of warm-up"
+    return f"http load: {generator}, {http.get('requests_per_level', '?')} requests per level (a Python client on the same cores)"
 
 
 def _row(name: str, run: dict, concurrency: int | str, n: int) -> str:

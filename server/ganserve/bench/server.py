@@ -1,5 +1,6 @@
 """The server as users start it, measured from outside: `ganserve serve` in a subprocess, its time
-to /readyz, memory and native libraries, then HTTP load on it."""
+to /readyz, memory and native libraries, then HTTP load on it: from wrk (bench/wrk.py) for a fixed
+time per level where wrk is installed, else from an httpx client for a fixed number of requests."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from ganserve.bench import proc
+from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.timing import closed_loop, latency_stats
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -26,6 +28,23 @@ READY_TIMEOUT_S = 120.0
 # neither the w cache nor the image cache can answer a request that is meant to miss.
 WARMUP_SEED_BASE = 900_000_000
 HOT_SEED = 999_999_999
+HTTP_SECONDS = 8  # wrk: measured seconds per level
+WARMUP_SECONDS = 2  # wrk: seconds of warm-up before each level (at most the measured seconds)
+HTTPX = "httpx"
+
+
+def load_generator(use_wrk: bool | None) -> wrk_runs.Wrk | None:
+    """wrk where it is installed (use_wrk None), required (True) or never (False: the httpx client)."""
+    if use_wrk is False:
+        return None
+    found = wrk_runs.find()
+    if found is None and use_wrk:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    return found
+
+
+def seed_path(model: str) -> str:
+    return f"/v1/models/{model}/seeds/{{seed}}.png"
 
 
 class ServerProcess:
@@ -91,7 +110,19 @@ class ServerProcess:
         return self.proc.returncode
 
 
-def bench_server(model: str, requests: int, levels: list[int], hot_concurrency: int, log: Callable[[str], None]) -> dict:
+def bench_server(
+    model: str,
+    requests: int,
+    levels: list[int],
+    hot_concurrency: int,
+    log: Callable[[str], None],
+    *,
+    http_seconds: int = HTTP_SECONDS,
+    use_wrk: bool | None = None,
+) -> dict:
+    """Start the server, record its startup and memory, load it; requests is per level for the httpx
+    client, http_seconds per level for wrk."""
+    wrk = load_generator(use_wrk)
     with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp:
         server = ServerProcess(Path(tmp) / "server.log")
         try:
@@ -102,7 +133,10 @@ def bench_server(model: str, requests: int, levels: list[int], hot_concurrency: 
             log(f"  server ready in {result['startup']['time_to_ready_s']:.3f} s (pid {pid}, port {server.port})")
             if model not in result["startup"]["readyz_body"].get("models", []):
                 raise RuntimeError(f"the server did not load model {model!r}: {result['startup']['readyz_body']}")
-            result["http"] = asyncio.run(_http_load(server.base_url, model, requests, levels, hot_concurrency, pid, log))
+            if wrk is not None:
+                result["http"] = _wrk_load(wrk, server.base_url, model, http_seconds, levels, hot_concurrency, pid, log)
+            else:
+                result["http"] = asyncio.run(_http_load(server.base_url, model, requests, levels, hot_concurrency, pid, log))
             result["memory_after_load"] = proc.memory(pid)
             result["libraries_after_load"] = proc.loaded_libraries(pid)
             result["torch_loaded"] = result["libraries_after_load"]["torch"]
@@ -110,6 +144,39 @@ def bench_server(model: str, requests: int, levels: list[int], hot_concurrency: 
             exit_code = server.stop()
         result["exit_code"] = exit_code
         return result
+
+
+def _wrk_load(
+    wrk: wrk_runs.Wrk,
+    base_url: str,
+    model: str,
+    seconds: int,
+    levels: list[int],
+    hot_concurrency: int,
+    pid: int,
+    log: Callable[[str], None],
+) -> dict:
+    """As _http_load, from wrk: per level a warm-up, then `seconds` on new seeds; then the hot run."""
+    runs = []
+    for level in levels:
+        wrk_runs.run(wrk, base_url, seed_path(model), level, min(WARMUP_SECONDS, seconds), first_seed=WARMUP_SEED_BASE + level * 10_000)
+        run = wrk_runs.run(wrk, base_url, seed_path(model), level, seconds, first_seed=level * 1_000_000, pid=pid)
+        log(f"  http c={level} (wrk): {run['throughput_images_per_s']} img/s, p50 {run['latency_ms']['p50']} ms, errors {run['errors']}")
+        runs.append(run)
+    hot_path = f"/v1/models/{model}/seeds/{HOT_SEED}.png"
+    httpx.get(base_url + hot_path, timeout=60.0).raise_for_status()  # the one image is now cached
+    hot = wrk_runs.run(wrk, base_url, hot_path, hot_concurrency, seconds, pid=pid) | {"seed": HOT_SEED}
+    log(f"  http hot c={hot_concurrency} (wrk): {hot['throughput_images_per_s']} img/s, p50 {hot['latency_ms']['p50']} ms")
+    metrics = _parse_metrics(httpx.get(f"{base_url}/metrics", timeout=10.0).text)
+    return {
+        "format": "png",
+        "load_generator": wrk.label,
+        "seconds_per_level": seconds,
+        "warmup_seconds": min(WARMUP_SECONDS, seconds),
+        "levels": runs,
+        "hot": hot,
+        "server_metrics": metrics,
+    }
 
 
 async def _http_load(
@@ -132,7 +199,7 @@ async def _http_load(
         hot["seed"] = HOT_SEED
         log(f"  http hot c={hot_concurrency}: {hot['throughput_images_per_s']} img/s, p50 {hot['latency_ms']['p50']} ms")
         metrics = _parse_metrics((await client.get("/metrics")).text)
-    return {"format": "png", "levels": runs, "hot": hot, "server_metrics": metrics}
+    return {"format": "png", "load_generator": HTTPX, "requests_per_level": requests, "levels": runs, "hot": hot, "server_metrics": metrics}
 
 
 async def _http_run(client: httpx.AsyncClient, model: str, seeds: list[int], concurrency: int, pid: int) -> dict:

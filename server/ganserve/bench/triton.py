@@ -14,6 +14,9 @@ client but the seeds. Three questions:
    generated text is post-processed here), so Triton runs every request on its own.
 3. Embedded vs Triton: the gateway with GANSERVE_ENGINE=onnxruntime against the gateway on Triton,
    same requests, with the memory of the gateway and of tritonserver plus its backend stubs.
+
+The gateways' HTTP load comes from wrk (one thread, a fixed time per level) where it is installed,
+else from the httpx client; the direct client is Python (tritonclient.grpc.aio) either way.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from pathlib import Path
 
 from ganserve.artifacts import ModelConfig, discover
 from ganserve.bench import proc
+from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.machine import CpuAccount, describe_machine, load_average
-from ganserve.bench.server import ServerProcess
+from ganserve.bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, ServerProcess, load_generator
 from ganserve.bench.triton_report import comparisons, summary
 from ganserve.bench.triton_runs import direct_levels, http_levels, tree_memory
 from ganserve.repository import Target
@@ -89,9 +93,19 @@ def gateway_env(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_gateway(
-    tmp: Path, name: str, env: dict[str, str], model: str, levels: list[int], requests: int, triton: local.LocalTriton | None = None
+    tmp: Path,
+    name: str,
+    env: dict[str, str],
+    model: str,
+    levels: list[int],
+    requests: int,
+    triton: local.LocalTriton | None = None,
+    *,
+    wrk: wrk_runs.Wrk | None = None,
+    http_seconds: int = HTTP_SECONDS,
 ) -> dict:
-    """Start `ganserve serve` with env, load it on each level, record its memory; always stopped."""
+    """Start `ganserve serve` with env, load it on each level (from wrk when given, else httpx), record
+    its memory; always stopped."""
     server = ServerProcess(tmp / f"gateway-{name}.log")
     try:
         with gateway_env(env):
@@ -100,8 +114,14 @@ def run_gateway(
         if model not in startup["readyz_body"].get("models", []):
             raise RuntimeError(f"the gateway did not load {model}: {startup['readyz_body']}")
         watch = (triton.grpc_url, triton.process.pid) if triton else None
-        levels_out = asyncio.run(http_levels(server.base_url, model, levels, requests, pid, watch))
-        result = {"startup": startup, "levels": levels_out, "memory_after_load": proc.memory(pid), "libraries": proc.loaded_libraries(pid)}
+        levels_out = asyncio.run(http_levels(server.base_url, model, levels, requests, pid, watch, wrk=wrk, seconds=http_seconds))
+        result = {
+            "startup": startup,
+            "load_generator": wrk.label if wrk else HTTPX,
+            "levels": levels_out,
+            "memory_after_load": proc.memory(pid),
+            "libraries": proc.loaded_libraries(pid),
+        }
         if triton:
             result["tritonserver_memory_after_load"] = tree_memory(triton.process.pid)
     finally:
@@ -132,12 +152,16 @@ def run_triton_benchmark(
     concurrency: list[int],
     out: Path,
     *,
+    http_seconds: int = HTTP_SECONDS,
+    use_wrk: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Run the three comparisons once and write `out/bench-triton-<model>-<UTC time>.json`; returns its path.
 
     concurrency: the levels of every run, HTTP and direct client alike; each comparison is made at
-    every level (the brief's questions are about 1 and 32).
+    every level (the brief's questions are about 1 and 32). The gateways' HTTP load comes from wrk
+    for http_seconds per level where wrk is installed (use_wrk None), else (or with use_wrk False)
+    from the httpx client for `requests` per level; the direct gRPC client always sends `requests`.
     Every tritonserver and gateway started is stopped, also when a step fails.
     """
     if requests < 1 or not concurrency or min(concurrency) < 1:
@@ -149,8 +173,10 @@ def run_triton_benchmark(
     if model not in known:
         raise ValueError(f"unknown model {model!r} in {settings.models_dir}; models: {', '.join(known) or 'none'}")
     artifact = known[model]
+    wrk = load_generator(use_wrk)
+    http_load = f"{wrk.label}, {http_seconds} s per level" if wrk else f"{HTTPX}, {requests} requests per level"
     created = datetime.now(UTC)
-    log(f"ganserve bench-triton: {model}, {requests} requests per level, concurrency {concurrency}")
+    log(f"ganserve bench-triton: {model}, concurrency {concurrency}; direct grpc {requests} requests per level, http {http_load}")
     started = time.perf_counter()
     cpu = CpuAccount()
     machine = describe_machine()  # first, while the machine is idle
@@ -173,7 +199,7 @@ def run_triton_benchmark(
                 direct_png = direct_run(triton, artifact.config, concurrency, requests, settings, encoder)
             _log_runs(log, "direct grpc + png", direct_png)
             env = gateway | {"GANSERVE_ENGINE": "triton", "GANSERVE_TRITON_URL": triton.grpc_url}
-            gateway_triton = run_gateway(tmp, "triton", env, model, concurrency, requests, triton)
+            gateway_triton = run_gateway(tmp, "triton", env, model, concurrency, requests, triton, wrk=wrk, http_seconds=http_seconds)
             _log_runs(log, "gateway on triton", gateway_triton["levels"])
         finally:
             triton.stop()
@@ -185,13 +211,20 @@ def run_triton_benchmark(
             _log_runs(log, "direct grpc, batching off", direct_off)
         finally:
             triton.stop()
-        embedded = run_gateway(tmp, "embedded", gateway | {"GANSERVE_ENGINE": "onnxruntime"}, model, concurrency, requests)
+        embedded_env = gateway | {"GANSERVE_ENGINE": "onnxruntime"}
+        embedded = run_gateway(tmp, "embedded", embedded_env, model, concurrency, requests, wrk=wrk, http_seconds=http_seconds)
         _log_runs(log, "gateway embedded", embedded["levels"])
         batching_on_config = (repo_on / f"{model}_synthesis" / "config.pbtxt").read_text()
         dynamic_line = DYNAMIC_BATCHING_LINE.search(batching_on_config)[0].strip()
 
     machine["load_average_at_end"] = load_average()
     machine["contention"] = cpu.report()
+    http_note = (
+        f"the gateways' HTTP load comes from {wrk.label} for {http_seconds} s per level (requests: what completed in that "
+        "time; requests_per_level applies to the direct runs only; latencies cover every completed response)."
+        if wrk
+        else "the gateways' HTTP load comes from an httpx client, in Python too."
+    )
     result = {
         "schema": SCHEMA,
         "created_utc": created.isoformat(timespec="seconds"),
@@ -203,10 +236,13 @@ def run_triton_benchmark(
             "triton_target": "python (ONNX Runtime in Triton's Python backend, CPU), one instance per graph",
             "dynamic_batching_on": dynamic_line,
             "dynamic_batching_off": "the same configs with the dynamic_batching line removed (Triton's default scheduler)",
-            "direct_client": "one tritonclient.grpc.aio client; per request: mapping z [1, z_dim] "
+            "direct_client": "one tritonclient.grpc.aio client (Python, in this process); per request: mapping z [1, z_dim] "
             "then synthesis ws [1, num_ws, w_dim] (w broadcast), noise_gain [[1]]",
             "direct_png": f"the same, then encode_image(png) in a {settings.encode_threads}-thread pool, as the gateway encodes",
             "http": "GET /v1/models/<model>/seeds/<seed>.png, distinct seeds (level*1e6+i), one warm-up run per level",
+            "http_load_generator": wrk.label if wrk else HTTPX,
+            "http_seconds_per_level": http_seconds if wrk else None,
+            "http_warmup_seconds": min(WARMUP_SECONDS, http_seconds) if wrk else None,
             "settings": settings.model_dump(mode="json", include=RECORDED_SETTINGS),
         },
         "machine": machine,
@@ -221,6 +257,7 @@ def run_triton_benchmark(
         },
         "notes": [
             "Clients, gateway and tritonserver share this machine's CPUs: see client_cpu_cores, server_cpu_cores, triton_cpu_cores.",
+            "The direct runs use a Python client (tritonclient.grpc.aio), which spends CPU on these same cores; " + http_note,
             "direct and direct_png ran against the tritonserver with dynamic batching on, direct_batching_off against the other one.",
             "Triton statistics: request_ms_mean and queue_ms_mean are per request; compute_ms_per_execution per backend call.",
             "tritonserver memory: tritonserver plus its Python-backend stub processes; RSS counts shared pages in each, PSS splits them.",

@@ -106,6 +106,8 @@ def summary(result: dict) -> str:
         f"{ts['batching_off']['time_to_ready_s']} s (off); gateway ready in {runs['gateway_triton']['startup']['time_to_ready_s']} s "
         f"on triton, {runs['gateway_embedded']['startup']['time_to_ready_s']} s embedded",
         "batch = Triton's mean synthesis batch; cpu = cores busy in the gateway / tritonserver and stubs / the client",
+        f"clients: gateway http from {_http_load(result['parameters'])}; direct grpc from a Python client "
+        f"(tritonclient.grpc.aio), {result['parameters']['requests_per_level']} requests per level",
         "",
         HEADER,
         "1. gateway overhead (triton, dynamic batching on)",
@@ -153,6 +155,13 @@ def summary(result: dict) -> str:
     if (busy["foreign_cpu_cores"] or 0) > 0.2:
         lines.append("WARNING: the machine was not idle: these figures are skewed, run again when it is")
     return "\n".join(lines)
+
+
+def _http_load(parameters: dict) -> str:
+    generator = parameters.get("http_load_generator", "httpx")
+    if parameters.get("http_seconds_per_level"):
+        return f"{generator}, {parameters['http_seconds_per_level']} s per level"
+    return f"{generator}, {parameters['requests_per_level']} requests per level"
 
 
 def _mib(value: int | None) -> str:

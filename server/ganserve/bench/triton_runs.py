@@ -1,6 +1,7 @@
-"""The runs of `ganserve bench-triton`: a bare tritonclient gRPC client doing the gateway's engine
-work, HTTP load on a gateway, Triton's own statistics around each run, and what a process tree
-(tritonserver and its Python-backend stubs) holds and spends."""
+"""The runs of `ganserve bench-triton`: a bare tritonclient gRPC client (Python, asyncio) doing the
+gateway's engine work, HTTP load on a gateway (wrk where installed, else httpx), Triton's own
+statistics around each run, and what a process tree (tritonserver and its Python-backend stubs)
+holds and spends."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from tritonclient.utils import InferenceServerException
 from ganserve import latents
 from ganserve.artifacts import ModelConfig
 from ganserve.bench import proc
-from ganserve.bench.server import WARMUP_SEED_BASE, _http_run
+from ganserve.bench import wrk as wrk_runs
+from ganserve.bench.server import HTTP_SECONDS, WARMUP_SECONDS, WARMUP_SEED_BASE, _http_run, seed_path
 from ganserve.bench.timing import closed_loop, latency_stats
 from ganserve.encode import ImageFormat, encode_image
 from ganserve.repository import entry_name
@@ -198,15 +200,38 @@ async def direct_levels(
     return runs
 
 
-async def http_levels(base_url: str, model: str, levels: list[int], requests: int, pid: int, triton: tuple[str, int] | None) -> list[dict]:
-    """GET /v1/models/<model>/seeds/<seed>.png on distinct seeds per level (as `ganserve bench` does);
-    with triton = (grpc url, tritonserver pid), Triton's statistics and CPU for each run too."""
-    widest = max(levels)
-    limits = httpx.Limits(max_connections=widest, max_keepalive_connections=widest)
+async def http_levels(
+    base_url: str,
+    model: str,
+    levels: list[int],
+    requests: int,
+    pid: int,
+    triton: tuple[str, int] | None,
+    *,
+    wrk: wrk_runs.Wrk | None = None,
+    seconds: int = HTTP_SECONDS,
+) -> list[dict]:
+    """GET /v1/models/<model>/seeds/<seed>.png on distinct seeds per level (as `ganserve bench` does):
+    from wrk for `seconds` per level when given, else from the httpx client for `requests` per level;
+    with triton = (grpc url, tritonserver pid), Triton's statistics and CPU for each run too (after a
+    wrk run, once the gateway has answered what wrk left in flight, so Triton saw every request sent)."""
     stats_client = grpcclient.InferenceServerClient(triton[0]) if triton else None
     watch = TritonWatch(stats_client, [entry_name(model, "mapping"), entry_name(model, "synthesis")], triton[1]) if triton else None
     runs = []
     try:
+        if wrk is not None:
+            for level in levels:
+                # The wrk runs block this event loop; nothing else runs on it meanwhile.
+                warmup = WARMUP_SEED_BASE + level * 10_000
+                wrk_runs.run(wrk, base_url, seed_path(model), level, min(WARMUP_SECONDS, seconds), first_seed=warmup)
+                before = await watch.snapshot() if watch else None
+                run = wrk_runs.run(wrk, base_url, seed_path(model), level, seconds, first_seed=level * 1_000_000, pid=pid)
+                if watch:
+                    run["triton"] = TritonWatch.delta(before, await watch.snapshot())
+                runs.append(run)
+            return runs
+        widest = max(levels)
+        limits = httpx.Limits(max_connections=widest, max_keepalive_connections=widest)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as client:
             for level in levels:
                 warmup = [WARMUP_SEED_BASE + level * 10_000 + i for i in range(min(requests, 2 * level))]
