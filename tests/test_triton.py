@@ -122,3 +122,10 @@ def test_gateway_starts_before_triton_and_says_not_ready(settings):
         response = client.get("/readyz")
         assert response.status_code == 503 and "unreachable" in response.json()["reason"]
         assert client.get("/v1/models/demo64/seeds/1.png").status_code == 503
+
+
+def test_committed_python_models_are_the_template():
+    """Generated copies: `ganserve compile --target python` rewrites them; they must not drift."""
+    template = (REPO_ROOT / "server" / "ganserve" / "triton" / "python_model.py").read_text()
+    for part in GRAPH_PARTS:
+        assert (entry_dir(REPO_ROOT / "model_repository", Target.python, "demo64", part) / "1" / "model.py").read_text() == template

@@ -27,7 +27,7 @@ from pathlib import Path
 from ganserve.artifacts import discover
 from ganserve.bench.engine import bench_engine, bench_torch_baseline, generator_macs
 from ganserve.bench.machine import CpuAccount, describe_machine, load_average
-from ganserve.bench.report import ratios, summary
+from ganserve.bench.report import ratios, summary, write_results
 from ganserve.bench.server import HTTP_SECONDS, HTTPX, bench_server
 from ganserve.settings import Settings
 
@@ -136,10 +136,4 @@ def run_benchmark(
         ],
     }
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"bench-{model}-{created.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    log("")
-    log(summary(result))
-    return path
+    return write_results(out, f"bench-{model}", created, result, summary(result), log)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ganserve import latents
 from ganserve.artifacts import Artifact, ModelConfig
-from ganserve.bench.timing import closed_loop, latency_stats, timed_loop
+from ganserve.bench.timing import closed_loop, closed_loop_record, latency_stats, timed_loop
 from ganserve.cache import LRUCache
 from ganserve.engines.base import Engine
 from ganserve.pipeline import ModelPipeline, NoiseMode
@@ -141,13 +141,7 @@ async def _pipeline_run(pipeline: ModelPipeline, requests: int, concurrency: int
     latencies, outcomes, wall = await closed_loop([base + i for i in range(requests)], concurrency, generate, ok="ok")
     batches = pipeline.synthesis.batch_sizes
     return {
-        "concurrency": concurrency,
-        "requests": requests,
-        "errors": requests - outcomes["ok"],
-        "outcomes": dict(outcomes),
-        "wall_s": round(wall, 4),
-        "throughput_images_per_s": round(outcomes["ok"] / wall, 2),
-        "latency_ms": latency_stats(latencies),
+        **closed_loop_record(concurrency, requests, latencies, outcomes, wall),
         "synthesis_batches": len(batches),
         "mean_synthesis_batch": round(statistics.fmean(batches), 2) if batches else None,
     }

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
 
 def ratios(machine: dict, server: dict, engine: dict, torch_baseline: dict) -> dict:
     """Best throughput of each part against the others and the engine's GFLOP/s against the matmul's."""
@@ -87,3 +92,14 @@ def _ms(value: float | None) -> str:
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
+
+
+def write_results(out: Path, name: str, created: datetime, result: dict, text: str, log: Callable[[str], None]) -> Path:
+    """benchmarks/results/<name>-<UTC time>.json, then the human-readable summary."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}-{created.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    log("")
+    log(text)
+    return path

@@ -62,3 +62,16 @@ def latency_stats(latencies_ms: list[float]) -> dict:
         "min": round(float(values.min()), 3),
         "max": round(float(values.max()), 3),
     }
+
+
+def closed_loop_record(concurrency: int, requests: int, latencies: list[float], outcomes: Counter, wall: float) -> dict:
+    """The common fields of one closed-loop level, as every benchmark reports them."""
+    return {
+        "concurrency": concurrency,
+        "requests": requests,
+        "errors": requests - outcomes["ok"],
+        "outcomes": dict(outcomes),
+        "wall_s": round(wall, 4),
+        "throughput_images_per_s": round(outcomes["ok"] / wall, 2),
+        "latency_ms": latency_stats(latencies),
+    }

@@ -22,7 +22,6 @@ else from the httpx client; the direct client is Python (tritonclient.grpc.aio) 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -38,6 +37,7 @@ from ganserve.artifacts import ModelConfig, discover
 from ganserve.bench import proc
 from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.machine import CpuAccount, describe_machine, load_average
+from ganserve.bench.report import write_results
 from ganserve.bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, ServerProcess, load_generator
 from ganserve.bench.triton_report import comparisons, summary
 from ganserve.bench.triton_runs import direct_levels, http_levels, tree_memory
@@ -264,13 +264,7 @@ def run_triton_benchmark(
         ],
     }
     result["comparisons"] = comparisons(result)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"bench-triton-{model}-{created.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    log("")
-    log(summary(result))
-    return path
+    return write_results(out, f"bench-triton-{model}", created, result, summary(result), log)
 
 
 def _log_runs(log: Callable[[str], None], name: str, runs: list[dict]) -> None:

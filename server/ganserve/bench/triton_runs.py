@@ -20,7 +20,7 @@ from ganserve.artifacts import ModelConfig
 from ganserve.bench import proc
 from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.server import HTTP_SECONDS, WARMUP_SECONDS, WARMUP_SEED_BASE, _http_run, seed_path
-from ganserve.bench.timing import closed_loop, latency_stats
+from ganserve.bench.timing import closed_loop, closed_loop_record, latency_stats
 from ganserve.encode import ImageFormat, encode_image
 from ganserve.repository import entry_name
 from ganserve.settings import Settings
@@ -182,13 +182,7 @@ async def direct_levels(
             client_cores = round((time.process_time() - client_cpu) / wall, 3)
             runs.append(
                 {
-                    "concurrency": level,
-                    "requests": requests,
-                    "errors": requests - outcomes["ok"],
-                    "outcomes": dict(outcomes),
-                    "wall_s": round(wall, 4),
-                    "throughput_images_per_s": round(outcomes["ok"] / wall, 2),
-                    "latency_ms": latency_stats(latencies),
+                    **closed_loop_record(level, requests, latencies, outcomes, wall),
                     "client_cpu_cores": client_cores,
                     "triton": TritonWatch.delta(before, await watch.snapshot()),
                 }
