@@ -18,7 +18,6 @@ something even on a noisy shared machine. Results go to a JSON file that also de
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
