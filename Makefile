@@ -31,9 +31,11 @@ triton-env: $(TRITON_ENV)/.deps
 serve: $(BIN)/.serve-deps
 	$(BIN)/ganserve serve
 
-# System packages the tests use: wrk (the benchmarks' HTTP load generator).
+# System packages the tests use: redis-server (started by the tests themselves) and wrk (the
+# benchmarks' HTTP load generator).
 system-deps:
-	command -v wrk >/dev/null || (apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk))
+	command -v redis-server >/dev/null && command -v wrk >/dev/null || \
+	  (apt-get install -y -q redis-server wrk || (apt-get update -q && apt-get install -y -q redis-server wrk))
 
 test: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
 	$(BIN)/ruff check server tests clients

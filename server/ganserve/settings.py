@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     triton_batches_in_flight: int = Field(4, ge=1)  # gateway batches sent at once; Triton batches them further
     triton_env: Path = REPO_ROOT / ".venv-triton"  # `ganserve triton`: the local tritonserver's environment
 
+    # Redis. Two instances, because the cache and the saved latents must never share an eviction
+    # policy: the cache evicts (allkeys-lru, TTLs), the store never does and logs every write (AOF).
+    redis_url: str | None = None  # cache of w vectors and images; unset: in-process LRU
+    redis_store_url: str | None = None  # saved latents; unset: a local SQLite file (latents_path)
+    latents_path: Path = REPO_ROOT / "var" / "latents.sqlite3"
+    redis_timeout_ms: float = Field(25.0, gt=0)  # the cache's budget per call: past it, bypass the cache
+    redis_breaker_failures: int = Field(3, ge=1)  # consecutive cache errors that open the circuit...
+    redis_breaker_reset_s: float = Field(2.0, gt=0)  # ...for this long, then one call tries again
+    store_timeout_s: float = Field(1.0, gt=0)  # saved-latent calls; past it, 503
+    w_cache_ttl_s: int = 7 * 24 * 3600
+    image_cache_ttl_s: int = 24 * 3600
+    max_saved_latents_page: int = Field(100, ge=1)
+
     # Micro-batching: concurrent requests share one engine call. With no delay, a batch is what
     # queued up while the engine ran the previous one: no added latency when requests are alone.
     batch_max_size: int = Field(16, ge=1)
