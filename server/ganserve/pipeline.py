@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field, model_validator
 from ganserve import latents
 from ganserve.artifacts import Artifact
 from ganserve.batching import MicroBatcher
-from ganserve.cache import LRUCache
+from ganserve.cache import Cache, cache_key
+from ganserve.cache.codec import decode_array, encode_array
 from ganserve.engines import Engine
 from ganserve.errors import InvalidInput
 from ganserve.settings import Settings
@@ -48,6 +49,17 @@ class Latent(BaseModel):
         return next(name for name in ("seed", "z", "w", "ws") if getattr(self, name) is not None)
 
 
+def _decode_w(value: bytes | None, w_dim: int) -> np.ndarray | None:
+    """A cached w, or None for a miss or an entry that is not a w of this model (treated as a miss)."""
+    if value is None:
+        return None
+    try:
+        w = decode_array(value)
+    except ValueError:
+        return None
+    return w if w.shape == (w_dim,) else None
+
+
 def _finite(array: np.ndarray, field: str) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise InvalidInput(field, "values must be finite numbers")
@@ -55,7 +67,7 @@ def _finite(array: np.ndarray, field: str) -> np.ndarray:
 
 
 class ModelPipeline:
-    def __init__(self, artifact: Artifact, engine: Engine, settings: Settings, w_cache: LRUCache):
+    def __init__(self, artifact: Artifact, engine: Engine, settings: Settings, w_cache: Cache):
         self.artifact, self.engine, self.settings, self.w_cache = artifact, engine, settings, w_cache
         self.config = artifact.config
         self.digest = artifact.digest
@@ -95,15 +107,16 @@ class ModelPipeline:
 
     async def w_from_seeds(self, seeds: list[int], class_index: int | None) -> np.ndarray:
         """Mapped w per seed, from the cache where possible; one engine call for all misses."""
-        keys = [(self.digest, seed, class_index) for seed in seeds]
-        cached = [self.w_cache.get(key) for key in keys]
-        missing = [i for i, w in enumerate(cached) if w is None]
+        keys = [cache_key(self.config.name, self.digest, "w", seed, class_index) for seed in seeds]
+        found = [_decode_w(value, self.config.w_dim) for value in await self.w_cache.get_many(keys)]
+        missing = [i for i, w in enumerate(found) if w is None]
         if missing:
             z = latents.seeds_to_z([seeds[i] for i in missing], self.config.z_dim)
-            for i, w in zip(missing, await self.w_from_z(z, class_index), strict=True):
-                self.w_cache.put(keys[i], w)
-                cached[i] = w
-        return np.stack(cached)
+            computed = await self.w_from_z(z, class_index)
+            for i, w in zip(missing, computed, strict=True):
+                found[i] = w
+            await self.w_cache.set_many({keys[i]: encode_array(w) for i, w in zip(missing, computed, strict=True)})
+        return np.stack(found)
 
     def _vector(self, values: list[float], length: int, field: str) -> np.ndarray:
         if len(values) != length:

@@ -10,7 +10,7 @@ def test_metrics_count_requests_images_and_cache(client):
     text = client.get("/metrics").text
     assert 'ganserve_requests_total{route="/v1/models/{model}/seeds/{filename}",status="200"}' in text
     assert 'ganserve_images_total{model="demo64"}' in text
-    assert 'ganserve_cache_lookups{cache="image",result="hit"}' in text
+    assert 'ganserve_cache_lookups_total{cache="image",result="hit"}' in text
     assert "ganserve_request_seconds_bucket" in text and "ganserve_queue_images" in text
     assert 'ganserve_engine_batches_total{graph="synthesis",model="demo64"}' in text
 

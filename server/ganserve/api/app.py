@@ -17,7 +17,7 @@ from ganserve.api.limits import BodySizeLimit
 from ganserve.api.metrics import Metrics, MetricsMiddleware, StateCollector
 from ganserve.api.routes import health, images, interpolations, mixes, models, seeds
 from ganserve.artifacts import discover
-from ganserve.cache import LRUCache
+from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
 from ganserve.pipeline import ModelPipeline, NoiseMode
 from ganserve.settings import EngineKind, Settings, get_settings
@@ -31,8 +31,7 @@ class AppState:
     def __init__(self, settings: Settings, metrics: Metrics):
         self.settings, self.metrics = settings, metrics
         self.pipelines: dict[str, ModelPipeline] = {}
-        self.w_cache: LRUCache = LRUCache(settings.w_cache_entries)
-        self.image_cache: LRUCache[bytes] = LRUCache(settings.image_cache_bytes, cost=len)  # by ETag
+        self.w_cache, self.image_cache = make_caches(settings)
         self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
         self.ready = False
         self.started_at = time.monotonic()
@@ -76,6 +75,8 @@ class AppState:
             await pipeline.close()
         if self.triton_client is not None:
             await self.triton_client.close()
+        for cache in (self.image_cache, self.w_cache):  # the w cache owns a shared Redis client
+            await cache.close()
         self.encoder.shutdown(wait=False)
 
 

@@ -38,11 +38,14 @@ class StateCollector:
                 batches.add_metric([name, graph], batcher.batches_run)
                 batched.add_metric([name, graph], batcher.images_run)
         yield from (queued, batches, batched)
-        cache = GaugeMetricFamily("ganserve_cache_lookups", "Cache lookups since start", labels=["cache", "result"])
-        for label, lru in (("w", self.state.w_cache), ("image", self.state.image_cache)):
-            cache.add_metric([label, "hit"], lru.hits)
-            cache.add_metric([label, "miss"], lru.misses)
-        yield cache
+        cache = CounterMetricFamily("ganserve_cache_lookups", "Cache lookups by result", labels=["cache", "result"])
+        errors = CounterMetricFamily("ganserve_cache_errors", "Cache calls that failed or ran past the budget", labels=["cache"])
+        for label, c in (("w", self.state.w_cache), ("image", self.state.image_cache)):
+            cache.add_metric([label, "hit"], c.stats.hits)
+            cache.add_metric([label, "miss"], c.stats.misses)
+            cache.add_metric([label, "bypassed"], c.stats.bypassed)
+            errors.add_metric([label], c.stats.errors)
+        yield from (cache, errors)
 
 
 class MetricsMiddleware:

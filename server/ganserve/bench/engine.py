@@ -14,7 +14,7 @@ import numpy as np
 from ganserve import latents
 from ganserve.artifacts import Artifact, ModelConfig
 from ganserve.bench.timing import closed_loop, closed_loop_record, latency_stats, timed_loop
-from ganserve.cache import LRUCache
+from ganserve.cache.memory import MemoryCache
 from ganserve.engines.base import Engine
 from ganserve.pipeline import ModelPipeline, NoiseMode
 from ganserve.settings import Settings
@@ -70,7 +70,7 @@ def bench_engine(
         log(f"  engine batch {b['batch_size']}: {b['images_per_s']} img/s, p50 {b['latency_ms']['p50']} ms")
 
     async def concurrent() -> list[dict]:
-        pipeline = ModelPipeline(artifact, engine, settings, LRUCache(settings.w_cache_entries))
+        pipeline = ModelPipeline(artifact, engine, settings, MemoryCache(settings.w_cache_entries))
         try:
             return [await _pipeline_run(pipeline, requests, level) for level in levels]
         finally:

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State
 from ganserve.api.schemas import ERROR_RESPONSES
+from ganserve.cache import cache_key
 from ganserve.encode import MEDIA_TYPES, ImageFormat, encode_image, encoder_signature
 from ganserve.errors import InvalidInput
 from ganserve.latents import SEED_MAX, broadcast_ws
@@ -77,14 +78,15 @@ async def seed_image(
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
 
-    data = state.image_cache.get(etag)
+    image_key = cache_key(pipeline.config.name, pipeline.digest, "img", etag.strip('"'))
+    (data,) = await state.image_cache.get_many([image_key])
     if data is None:
         w = await pipeline.w_from_seeds([seed], class_index)
         ws = pipeline.truncate(broadcast_ws(w, pipeline.config.num_ws), psi, cutoff)
         image = (await pipeline.synthesize(ws, noise, noise_seed))[0]
         state.metrics.images.labels(pipeline.config.name).inc()
         data = await state.run_blocking(encode_image, image, fmt, state.settings)
-        state.image_cache.put(etag, data)
+        await state.image_cache.set_many({image_key: data})
     return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 

@@ -1,12 +1,9 @@
-"""In-process LRU caches: mapped w vectors and encoded images of deterministic requests.
-
-Keys include the model digest, so a new model version never serves stale entries.
-"""
+"""The embedded default: in-process LRU caches."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -15,7 +12,7 @@ V = TypeVar("V")
 class LRUCache(Generic[V]):
     """Bounded by a total cost (entries, or bytes when cost=len)."""
 
-    def __init__(self, capacity: int, cost=lambda value: 1):
+    def __init__(self, capacity: int, cost: Callable[[V], int] = lambda value: 1):
         self.capacity, self.cost = capacity, cost
         self.entries: OrderedDict[Hashable, V] = OrderedDict()
         self.total = 0
@@ -41,3 +38,27 @@ class LRUCache(Generic[V]):
         while self.total > self.capacity:
             _, evicted = self.entries.popitem(last=False)
             self.total -= self.cost(evicted)
+
+
+class MemoryCache:
+    """The Cache interface over an LRU (no TTL: entries live until evicted or the process ends)."""
+
+    def __init__(self, capacity: int, cost: Callable[[bytes], int] = lambda value: 1):
+        from ganserve.cache import CacheStats
+
+        self.lru: LRUCache[bytes] = LRUCache(capacity, cost)
+        self.stats = CacheStats()
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        values = [self.lru.get(key) for key in keys]
+        hits = sum(v is not None for v in values)
+        self.stats.hits += hits
+        self.stats.misses += len(values) - hits
+        return values
+
+    async def set_many(self, items: dict[str, bytes]) -> None:
+        for key, value in items.items():
+            self.lru.put(key, value)
+
+    async def close(self) -> None:
+        self.lru.entries.clear()

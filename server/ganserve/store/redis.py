@@ -1,0 +1,177 @@
+"""Saved latents in Redis: the durable instance (AOF, noeviction), never the cache's.
+
+Layout: one hash per latent, `ganserve:latent:{id}`, with the values as raw float32 bytes; sorted
+sets for listing, scored by `created` (ties ordered by id, as Redis orders equal scores): all
+latents and one per model; and `ganserve:latents:expiring`, scored by `expires`, so that expired
+ids leave the listing sets (their hashes expire by themselves, with PEXPIREAT). A save or a delete
+is one MULTI/EXEC transaction.
+
+Every call is bounded by the timeout; a dead or hung Redis raises StoreUnavailable (-> 503). The
+client's pool opens new connections once Redis is back, so service resumes without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError
+
+from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor
+
+log = logging.getLogger("ganserve.store")
+
+PREFIX = "ganserve:latent:"
+ALL = "ganserve:latents"
+BY_MODEL = "ganserve:latents:model:"
+EXPIRING = "ganserve:latents:expiring"
+
+
+def _expiring_member(model: str, id: str) -> str:
+    return json.dumps([model, id], separators=(",", ":"))
+
+
+class RedisLatentStore:
+    def __init__(self, url: str, timeout_s: float = 1.0):
+        self.url = url
+        # One retry, on connection errors only: a pooled connection that died with a restarted Redis
+        # is replaced at once, while a hung Redis costs one timeout, not several.
+        retry = Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
+        self.client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=retry)
+
+    def __repr__(self) -> str:
+        return f"RedisLatentStore({self.url!r})"
+
+    async def _call(self, fn):
+        try:
+            return await fn()
+        except RedisError as exc:  # down, hung, still loading its AOF, out of memory (noeviction)...
+            raise StoreUnavailable(f"saved-latent store unavailable: {type(exc).__name__}: {exc}") from exc
+
+    # -- the LatentStore protocol ----------------------------------------------------------------
+    async def save(self, latent: SavedLatent) -> SavedLatent:
+        shape, data = encode_values(latent)
+        fields = {
+            "model": latent.model,
+            "model_version": latent.model_version,
+            "kind": latent.kind,
+            "shape": json.dumps(shape),
+            "dtype": DTYPE,
+            "data": data,
+            "name": latent.name,
+            "source": json.dumps(latent.source),
+            "created": repr(latent.created),
+            "expires": "" if latent.expires is None else repr(latent.expires),
+        }
+
+        async def run():
+            async with self.client.pipeline(transaction=True) as tx:
+                key = PREFIX + latent.id
+                tx.delete(key)
+                tx.hset(key, mapping=fields)
+                tx.zadd(ALL, {latent.id: latent.created})
+                tx.zadd(BY_MODEL + latent.model, {latent.id: latent.created})
+                if latent.expires is not None:
+                    tx.pexpireat(key, int(latent.expires * 1000))
+                    tx.zadd(EXPIRING, {_expiring_member(latent.model, latent.id): latent.expires})
+                await tx.execute()
+
+        await self._call(run)
+        try:
+            await self._purge_expired()
+        except RedisError as exc:  # the save itself is acknowledged; the purge waits for the next one
+            log.warning("saved-latent store: purging expired ids failed: %s", exc)
+        return latent
+
+    async def get(self, id: str) -> SavedLatent | None:
+        fields = await self._call(lambda: self.client.hgetall(PREFIX + id))
+        return self._latent(id, fields, time.time())
+
+    async def list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
+        after = None if cursor is None else decode_cursor(cursor)
+        page = await self._call(lambda: self._walk(BY_MODEL + model if model is not None else ALL, after, limit + 1))
+        return page[:limit], page_cursor(page[:limit], len(page) > limit)
+
+    async def delete(self, id: str) -> bool:
+        async def run():
+            key = PREFIX + id
+            model = await self.client.hget(key, "model")
+            if model is None:
+                return False
+            model = model.decode()
+            async with self.client.pipeline(transaction=True) as tx:
+                tx.delete(key)
+                tx.zrem(ALL, id)
+                tx.zrem(BY_MODEL + model, id)
+                tx.zrem(EXPIRING, _expiring_member(model, id))
+                deleted, *_ = await tx.execute()
+            return deleted > 0
+
+        return await self._call(run)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    # -- internals -------------------------------------------------------------------------------
+    @staticmethod
+    def _latent(id: str, fields: dict[bytes, bytes], now: float) -> SavedLatent | None:
+        if not fields:
+            return None
+        text = {k.decode(): v.decode() for k, v in fields.items() if k != b"data"}
+        latent = SavedLatent(
+            id=id,
+            model=text["model"],
+            model_version=text["model_version"],
+            kind=text["kind"],
+            values=decode_values(json.loads(text["shape"]), text["dtype"], fields[b"data"]),
+            name=text["name"],
+            source=json.loads(text["source"]),
+            created=float(text["created"]),
+            expires=float(text["expires"]) if text["expires"] else None,
+        )
+        return None if latent.is_expired(now) else latent
+
+    async def _walk(self, key: str, after: tuple[float, str] | None, count: int) -> list[SavedLatent]:
+        """Up to `count` live latents of a listing set, newest first, strictly after the cursor."""
+        top = "+inf" if after is None else after[0]
+        out: list[SavedLatent] = []
+        gone: list[str] = []
+        offset, batch = 0, max(count, 16)
+        now = time.time()
+        while len(out) < count:
+            entries = await self.client.zrevrangebyscore(key, top, "-inf", start=offset, num=batch, withscores=True)
+            offset += len(entries)
+            # Equal scores come in descending id order: skip the cursor's own item and those before it.
+            ids = [m.decode() for m, score in entries if after is None or score < after[0] or m.decode() < after[1]]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for id in ids:
+                    pipe.hgetall(PREFIX + id)
+                found = await pipe.execute() if ids else []
+            for id, fields in zip(ids, found, strict=True):
+                latent = self._latent(id, fields, now)
+                if latent is None:
+                    gone.append(id)  # expired (or half-deleted): drop it from the listing below
+                elif len(out) < count:
+                    out.append(latent)
+            if len(entries) < batch:
+                break
+        if gone:
+            await self.client.zrem(key, *gone)
+        return out
+
+    async def _purge_expired(self) -> None:
+        """Drop expired ids from the listing sets (their hashes are already gone, by PEXPIREAT)."""
+        members = await self.client.zrangebyscore(EXPIRING, "-inf", time.time())
+        if not members:
+            return
+        async with self.client.pipeline(transaction=True) as tx:
+            for member in members:
+                model, id = json.loads(member)
+                tx.zrem(ALL, id)
+                tx.zrem(BY_MODEL + model, id)
+            tx.zrem(EXPIRING, *members)
+            await tx.execute()

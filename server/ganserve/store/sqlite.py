@@ -1,0 +1,139 @@
+"""Saved latents in a local SQLite file: the embedded default, kept across restarts.
+
+One connection in autocommit mode (each statement is its own transaction), used only from one
+worker thread, so the event loop never blocks on the disk and SQLite never sees two threads.
+WAL with synchronous=FULL: a save is on disk when it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS latents (
+    id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    shape TEXT NOT NULL,  -- JSON, e.g. [10, 256]
+    dtype TEXT NOT NULL,  -- numpy dtype string of data, '<f4'
+    data BLOB NOT NULL,   -- raw values
+    name TEXT NOT NULL,
+    source TEXT NOT NULL, -- JSON
+    created REAL NOT NULL,
+    expires REAL
+);
+CREATE INDEX IF NOT EXISTS latents_newest ON latents (created DESC, id DESC);
+CREATE INDEX IF NOT EXISTS latents_model_newest ON latents (model, created DESC, id DESC);
+CREATE INDEX IF NOT EXISTS latents_expires ON latents (expires) WHERE expires IS NOT NULL;
+"""
+COLUMNS = "id, model, model_version, kind, shape, dtype, data, name, source, created, expires"
+PURGE_EVERY_S = 60.0  # expired rows are never returned; they are deleted at most this often
+
+
+def _row_to_latent(row: tuple) -> SavedLatent:
+    id, model, version, kind, shape, dtype, data, name, source, created, expires = row
+    return SavedLatent(
+        id=id,
+        model=model,
+        model_version=version,
+        kind=kind,
+        values=decode_values(json.loads(shape), dtype, data),
+        name=name,
+        source=json.loads(source),
+        created=created,
+        expires=expires,
+    )
+
+
+class SQLiteLatentStore:
+    def __init__(self, path: Path, timeout_s: float = 1.0):
+        self.path = Path(path)
+        self.timeout_s = timeout_s  # how long a write waits for another process's lock
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="latent-store")
+        self._connection: sqlite3.Connection | None = None
+        self._purged_at = 0.0
+        self._executor.submit(self._open).result()  # a bad path fails at startup, not on the first request
+
+    def __repr__(self) -> str:
+        return f"SQLiteLatentStore({str(self.path)!r})"
+
+    # -- on the worker thread ------------------------------------------------------------------
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.executescript(SCHEMA)
+        self._connection = connection
+
+    def _save(self, latent: SavedLatent) -> None:
+        shape, data = encode_values(latent)
+        row = (latent.id, latent.model, latent.model_version, latent.kind, json.dumps(shape), DTYPE, data, latent.name)
+        row += (json.dumps(latent.source), latent.created, latent.expires)
+        self._connection.execute(f"INSERT INTO latents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self._purge_expired()
+
+    def _get(self, id: str) -> SavedLatent | None:
+        query = f"SELECT {COLUMNS} FROM latents WHERE id = ? AND (expires IS NULL OR expires > ?)"
+        row = self._connection.execute(query, (id, time.time())).fetchone()
+        return None if row is None else _row_to_latent(row)
+
+    def _list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
+        where, args = ["(expires IS NULL OR expires > ?)"], [time.time()]
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if cursor is not None:
+            created, id = decode_cursor(cursor)
+            where.append("(created < ? OR (created = ? AND id < ?))")
+            args += [created, created, id]
+        query = f"SELECT {COLUMNS} FROM latents WHERE {' AND '.join(where)} ORDER BY created DESC, id DESC LIMIT ?"
+        rows = self._connection.execute(query, [*args, limit + 1]).fetchall()
+        page = [_row_to_latent(row) for row in rows[:limit]]
+        return page, page_cursor(page, len(rows) > limit)
+
+    def _delete(self, id: str) -> bool:
+        return self._connection.execute("DELETE FROM latents WHERE id = ?", (id,)).rowcount > 0
+
+    def _purge_expired(self) -> None:
+        now = time.time()
+        if now - self._purged_at >= PURGE_EVERY_S:
+            self._connection.execute("DELETE FROM latents WHERE expires IS NOT NULL AND expires <= ?", (now,))
+            self._purged_at = now
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # -- the LatentStore protocol ----------------------------------------------------------------
+    async def _run(self, fn, *args):
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as exc:  # locked past the timeout, disk full, file gone...
+            raise StoreUnavailable(f"saved-latent store unavailable: {self.path}: {exc}") from exc
+
+    async def save(self, latent: SavedLatent) -> SavedLatent:
+        await self._run(self._save, latent)
+        return latent
+
+    async def get(self, id: str) -> SavedLatent | None:
+        return await self._run(self._get, id)
+
+    async def list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
+        return await self._run(self._list, model, limit, cursor)
+
+    async def delete(self, id: str) -> bool:
+        return await self._run(self._delete, id)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
