@@ -43,8 +43,8 @@ def host_path(mount: str) -> str | None:
 
 
 def test_services_and_profiles(services):
-    assert set(services) == {"trt-build", "triton", "triton-cpu", "gateway", "redis"}
-    expected = {"trt-build": ["gpu"], "triton": ["gpu"], "triton-cpu": ["cpu"], "gateway": None, "redis": None}
+    assert set(services) == {"trt-build", "triton", "triton-cpu", "gateway", "redis-cache", "redis-store"}
+    expected = {"trt-build": ["gpu"], "triton": ["gpu"], "triton-cpu": ["cpu"], "gateway": None, "redis-cache": None, "redis-store": None}
     for name, service in services.items():
         assert "image" in service or "build" in service, name
         assert service.get("profiles") == expected[name], name
@@ -112,19 +112,32 @@ def test_gateway(services):
     assert gateway["environment"]["GANSERVE_ENGINE"] == "triton"
     assert gateway["environment"]["GANSERVE_TRITON_URL"] == "triton:8001"  # gRPC
     assert "readyz" in " ".join(gateway["healthcheck"]["test"])
-    assert gateway["depends_on"] == {name: {"condition": "service_healthy", "required": False} for name in TRITON_VARIANTS}
+    triton_dependencies = {name: {"condition": "service_healthy", "required": False} for name in TRITON_VARIANTS}
+    assert {k: v for k, v in gateway["depends_on"].items() if k in TRITON_VARIANTS} == triton_dependencies
+    assert gateway["environment"]["GANSERVE_REDIS_URL"] == "redis://redis-cache:6379/0"
+    assert gateway["environment"]["GANSERVE_REDIS_STORE_URL"] == "redis://redis-store:6379/0"
 
 
-def test_redis_keeps_an_append_only_file(compose, services):
-    redis = services["redis"]
-    assert redis["image"].startswith("redis:7")
-    command = redis["command"]
-    assert command[command.index("--appendonly") + 1] == "yes"
-    assert command[command.index("--appendfsync") + 1] == "everysec"
-    assert "redis-cli" in redis["healthcheck"]["test"] and "ping" in redis["healthcheck"]["test"]
-    (volume,) = redis["volumes"]
+def _option(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+def test_saved_latents_redis_never_evicts_and_logs_every_write(compose, services):
+    store = services["redis-store"]
+    assert store["image"].startswith("redis:7")
+    command = store["command"]
+    assert _option(command, "--appendonly") == "yes" and _option(command, "--appendfsync") == "always"
+    assert _option(command, "--maxmemory-policy") == "noeviction"
+    assert "redis-cli" in store["healthcheck"]["test"] and "ping" in store["healthcheck"]["test"]
+    (volume,) = store["volumes"]
     name, target = volume.split(":")
     assert target == "/data" and name in compose["volumes"]  # a named volume, not the container's layer
+
+
+def test_cache_redis_is_bounded_evicting_and_not_persisted(services):
+    command = services["redis-cache"]["command"]
+    assert _option(command, "--maxmemory-policy") == "allkeys-lru" and _option(command, "--maxmemory").endswith("mb")
+    assert _option(command, "--appendonly") == "no" and "volumes" not in services["redis-cache"]
 
 
 def test_every_mount_exists(compose, services):
