@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test system-deps lint format bench bench-triton compile triton-env triton clean
+.PHONY: serve test system-deps lint format bench bench-triton bench-cache compile triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -55,6 +55,10 @@ bench: $(BIN)/.test-deps system-deps
 
 bench-triton: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
 	$(BIN)/ganserve bench-triton
+
+# Cache hit vs miss, in-process LRU vs Redis (a redis-server it starts and stops itself); HTTP load from wrk.
+bench-cache: $(BIN)/.serve-deps system-deps
+	$(BIN)/ganserve bench-cache
 
 # Rebuild the demo model's ONNX graphs after changing the generator or its weights.
 compile: $(BIN)/.test-deps

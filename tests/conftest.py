@@ -42,7 +42,8 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def settings(model_dirs) -> Settings:
     models, repository = model_dirs
-    return Settings(models_dir=models, model_repository=repository, max_images=8, max_frames=16, max_mix_side=3)
+    latents_path = models.parent / "latents.sqlite3"
+    return Settings(models_dir=models, model_repository=repository, latents_path=latents_path, max_images=8, max_frames=16, max_mix_side=3)
 
 
 @pytest.fixture(scope="session")

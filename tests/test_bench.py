@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -155,3 +156,46 @@ def test_proc_reads_this_process_and_tolerates_missing_files(tmp_path):
     assert proc.memory(os.getpid())["rss_bytes"] > 0
     assert proc.cpu_seconds(os.getpid()) > 0
     assert proc.fields(str(tmp_path / "missing"), ["VmRSS"]) == {"VmRSS": None}
+
+
+@pytest.mark.slow
+@needs_wrk
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make system-deps)")
+def test_run_cache_benchmark_writes_results(tmp_path):
+    """`ganserve bench-cache` with 1 s wrk runs and a few in-process lookups: keys and outcomes, not figures."""
+    from ganserve.bench.cache import BACKENDS, run_cache_benchmark
+
+    out = tmp_path / "results"
+    path = run_cache_benchmark("demo64", out, concurrency=[1, 2], http_seconds=1, w_lookups=30, map_seconds=0.05, log=lambda _: None)
+
+    assert path.parent == out and path.name.startswith("bench-cache-demo64-") and path.suffix == ".json"
+    result = json.loads(path.read_text())
+    for key in ("schema", "created_utc", "parameters", "machine", "model", "redis", "http", "inprocess", "comparisons"):
+        assert key in result
+    assert result["machine"]["matmul_fp32"]["best_gflops"] > 0
+    assert result["redis"]["version"] and result["redis"]["maxmemory_policy"] == "allkeys-lru"
+    assert result["redis"]["state"]["at_end"]["evicted_keys"] == 0
+    assert result["http"]["load_generator"] == WRK.label
+
+    for backend in BACKENDS:
+        http = result["http"]["backends"][backend]
+        assert http["exit_code"] is not None and [level["concurrency"] for level in http["levels"]] == [1, 2]
+        for level in http["levels"]:
+            miss, hit = level["miss"], level["hit"]
+            for run in (miss, hit):
+                assert run["errors"] == 0 and run["ok"] == run["requests"] > 0, run["outcomes"]
+                assert run["server_cache"]["image_errors"] == run["server_cache"]["w_errors"] == 0
+                assert set(run["latency_ms"]) >= {"p50", "p99"} and run["throughput_images_per_s"] > 0
+            assert miss["server_cache"]["image_hit"] == 0 and miss["server_cache"]["image_miss"] >= miss["requests"]
+            assert hit["server_cache"]["image_miss"] == 0 and hit["server_cache"]["image_hit"] >= hit["requests"]
+
+        w = result["inprocess"][backend]
+        assert w["hit"]["cache_stats"] == {"hits": 30, "misses": 0, "errors": 0, "bypassed": 0}
+        assert w["miss"]["cache_stats"] == {"hits": 0, "misses": 10, "errors": 0, "bypassed": 0}
+        assert w["miss"]["rechecked_as_hits"]["hits"] == 10  # the misses were written
+        for run in (w["hit"], w["miss"], w["engine_map"]):
+            assert run["calls"] > 0 and set(run["latency_us"]) >= {"p50", "p99", "mean"}
+    assert result["inprocess"]["lru"]["cache"] == "MemoryCache" and result["inprocess"]["redis"]["cache"] == "RedisCache"
+    assert result["inprocess"]["redis_mget_1kib"]["calls"] == 30
+    # The LRU server never touched Redis; the Redis one stored its images and w there.
+    assert result["redis"]["state"]["after_http_lru"]["keys"] == 0 < result["redis"]["state"]["after_http_redis"]["keys"]

@@ -121,3 +121,19 @@ def bench_triton(
     levels = [1, 32] if quick else [int(c) for c in concurrency.split(",")]
     path = run_triton_benchmark(model, 40 if quick else requests, levels, out, http_seconds=1 if quick else http_seconds)
     typer.echo(f"wrote {path}")
+
+
+@app.command("bench-cache")
+def bench_cache(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    concurrency: Annotated[str, typer.Option(help="comma-separated HTTP levels")] = "1,8",
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
+    http_seconds: Annotated[int, typer.Option(help="seconds per wrk run (a miss and a hit run per level and backend)")] = 6,
+    w_lookups: Annotated[int, typer.Option(help="timed in-process w-cache hits per backend (a third as many misses)")] = 3000,
+) -> None:
+    """Cache hit vs miss, in-process LRU vs Redis: seed PNGs over HTTP (wrk) and w lookups in-process. Needs redis-server and wrk."""
+    from ganserve.bench.cache import run_cache_benchmark
+
+    levels = [int(c) for c in concurrency.split(",")]
+    path = run_cache_benchmark(model, out, concurrency=levels, http_seconds=http_seconds, w_lookups=w_lookups)
+    typer.echo(f"wrote {path}")

@@ -17,8 +17,9 @@ from ganserve.batching import MicroBatcher
 from ganserve.cache import Cache, cache_key
 from ganserve.cache.codec import decode_array, encode_array
 from ganserve.engines import Engine
-from ganserve.errors import InvalidInput
+from ganserve.errors import InvalidInput, NotFound
 from ganserve.settings import Settings
+from ganserve.store import LatentStore
 
 
 class NoiseMode(StrEnum):
@@ -27,8 +28,11 @@ class NoiseMode(StrEnum):
     random = "random"  # fresh noise drawn from noise_seed: reproducible
 
 
+LATENT_FIELDS = ("seed", "z", "w", "ws", "id")
+
+
 class Latent(BaseModel):
-    """Exactly one of: a seed, z [z_dim], w [w_dim] or ws [num_ws][w_dim]."""
+    """Exactly one of: a seed, z [z_dim], w [w_dim], ws [num_ws][w_dim], or a saved latent's id."""
 
     model_config = {"extra": "forbid"}
 
@@ -36,17 +40,18 @@ class Latent(BaseModel):
     z: list[float] | None = Field(None, min_length=1)
     w: list[float] | None = Field(None, min_length=1)
     ws: list[list[float]] | None = Field(None, min_length=1)
+    id: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,64}$", description="a saved latent (POST /v1/latents)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Latent:
-        given = [name for name in ("seed", "z", "w", "ws") if getattr(self, name) is not None]
+        given = [name for name in LATENT_FIELDS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of seed, z, w or ws (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of seed, z, w, ws or id (got {', '.join(given) or 'none'})")
         return self
 
     @property
     def kind(self) -> str:
-        return next(name for name in ("seed", "z", "w", "ws") if getattr(self, name) is not None)
+        return next(name for name in LATENT_FIELDS if getattr(self, name) is not None)
 
 
 def _decode_w(value: bytes | None, w_dim: int) -> np.ndarray | None:
@@ -67,8 +72,8 @@ def _finite(array: np.ndarray, field: str) -> np.ndarray:
 
 
 class ModelPipeline:
-    def __init__(self, artifact: Artifact, engine: Engine, settings: Settings, w_cache: Cache):
-        self.artifact, self.engine, self.settings, self.w_cache = artifact, engine, settings, w_cache
+    def __init__(self, artifact: Artifact, engine: Engine, settings: Settings, w_cache: Cache, store: LatentStore | None = None):
+        self.artifact, self.engine, self.settings, self.w_cache, self.store = artifact, engine, settings, w_cache, store
         self.config = artifact.config
         self.digest = artifact.digest
         self.w_avg = artifact.load_w_avg()
@@ -121,18 +126,40 @@ class ModelPipeline:
     def _vector(self, values: list[float], length: int, field: str) -> np.ndarray:
         if len(values) != length:
             raise InvalidInput(field, f"expected {length} numbers, got {len(values)}")
-        return _finite(np.asarray(values, dtype=np.float32), field)
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, which _finite rejects
+            return _finite(np.asarray(values, dtype=np.float32), field)
 
-    def z_of(self, latent: Latent, field: str) -> np.ndarray:
+    async def resolve_saved(self, latent: Latent, field: str) -> Latent:
+        """A saved latent's id -> the z, w or ws it holds, checked against this model."""
+        if latent.id is None:
+            return latent
+        if self.store is None:
+            raise InvalidInput(f"{field}.id", "this server keeps no saved latents")
+        saved = await self.store.get(latent.id)
+        if saved is None:
+            raise NotFound(f"{field}.id", f"no saved latent {latent.id!r}")
+        if saved.model != self.config.name:
+            raise InvalidInput(f"{field}.id", f"saved latent {latent.id} belongs to model {saved.model!r}, not {self.config.name!r}")
+        # A z means the same under new weights; a w or ws does not (W space changes with them).
+        if saved.kind != "z" and saved.model_version != self.digest[:16]:
+            message = (
+                f"saved latent {latent.id} is a {saved.kind} of version {saved.model_version}; {self.config.name} is now {self.digest[:16]}"
+            )
+            raise InvalidInput(f"{field}.id", message)
+        return Latent(**{saved.kind: saved.values})
+
+    async def z_of(self, latent: Latent, field: str) -> np.ndarray:
+        latent = await self.resolve_saved(latent, field)
         if latent.seed is not None:
             return latents.seeds_to_z([latent.seed], self.config.z_dim)[0]
         if latent.z is not None:
             return self._vector(latent.z, self.config.z_dim, f"{field}.z")
-        raise InvalidInput(field, "interpolation in Z needs seeds or z latents")
+        raise InvalidInput(field, "interpolation in Z needs seeds, z or saved z latents; use space=w for w or ws")
 
     async def to_ws(self, items: list[Latent], class_index: int | None, field: str = "latents") -> np.ndarray:
-        """Any mix of seeds, z, w and ws -> ws [N, num_ws, w_dim] (not truncated)."""
+        """Any mix of seeds, z, w, ws and saved ids -> ws [N, num_ws, w_dim] (not truncated)."""
         cfg = self.config
+        items = [await self.resolve_saved(item, f"{field}[{i}]") for i, item in enumerate(items)]
         ws = np.empty((len(items), cfg.num_ws, cfg.w_dim), dtype=np.float32)
         seed_rows = [i for i, item in enumerate(items) if item.seed is not None]
         z_rows = [i for i, item in enumerate(items) if item.z is not None]
@@ -144,7 +171,7 @@ class ModelPipeline:
                     raise InvalidInput(f"{field}[{i}].ws", f"expected {cfg.num_ws} rows of {cfg.w_dim}, got {len(item.ws)} rows")
                 for j, row in enumerate(item.ws):
                     ws[i, j] = self._vector(row, cfg.w_dim, f"{field}[{i}].ws[{j}]")
-        z = np.stack([self.z_of(items[i], f"{field}[{i}]") for i in z_rows]) if z_rows else None
+        z = np.stack([await self.z_of(items[i], f"{field}[{i}]") for i in z_rows]) if z_rows else None
         if seed_rows:
             ws[seed_rows] = (await self.w_from_seeds([items[i].seed for i in seed_rows], class_index))[:, None]
         if z is not None:

@@ -22,7 +22,12 @@ def server_url(model_dirs, tmp_path_factory):
     models, repository = model_dirs
     log_path = tmp_path_factory.mktemp("fuzz-server") / "server.log"
     port = free_port()
-    env = {**os.environ, "GANSERVE_MODELS_DIR": str(models), "GANSERVE_MODEL_REPOSITORY": str(repository)}
+    env = {
+        **os.environ,
+        "GANSERVE_MODELS_DIR": str(models),
+        "GANSERVE_MODEL_REPOSITORY": str(repository),
+        "GANSERVE_LATENTS_PATH": str(log_path.parent / "latents.sqlite3"),
+    }
     command = [sys.executable, "-c", "from ganserve.cli import app; app()", "serve", "--port", str(port)]
     log = log_path.open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -59,3 +59,13 @@ def test_layer_choices_change_the_cell(client, layers):
 )
 def test_bad_input(client, body, field):
     assert_error(client.post(URL, json=body), 422, field)
+
+
+def test_cells_can_return_their_ws_to_save(client):
+    body = client.post(URL, json={"rows": ROWS, "columns": COLS, "output": "cells", "include_ws": True, "psi": 0.5}).json()
+    ws = body["cells"][0]["ws"]
+    assert len(ws) == 10 and len(ws[0]) == 256
+    saved = client.post("/v1/latents", json={"model": "demo64", "latent": {"ws": ws}})
+    assert saved.status_code == 201
+    again = client.post("/v1/models/demo64/images", json={"latents": [{"id": saved.json()["id"]}]}).json()["images"][0]
+    np.testing.assert_array_equal(png(base64.b64decode(again["data"])), png(base64.b64decode(body["cells"][0]["data"])))

@@ -15,12 +15,13 @@ import ganserve
 from ganserve.api.errors import install_error_handlers
 from ganserve.api.limits import BodySizeLimit
 from ganserve.api.metrics import Metrics, MetricsMiddleware, StateCollector
-from ganserve.api.routes import health, images, interpolations, mixes, models, seeds
+from ganserve.api.routes import health, images, interpolations, latents, mixes, models, seeds
 from ganserve.artifacts import discover
 from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
 from ganserve.pipeline import ModelPipeline, NoiseMode
 from ganserve.settings import EngineKind, Settings, get_settings
+from ganserve.store import make_store
 
 log = logging.getLogger("ganserve")
 
@@ -32,6 +33,7 @@ class AppState:
         self.settings, self.metrics = settings, metrics
         self.pipelines: dict[str, ModelPipeline] = {}
         self.w_cache, self.image_cache = make_caches(settings)
+        self.latent_store = make_store(settings)
         self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
         self.ready = False
         self.started_at = time.monotonic()
@@ -48,7 +50,7 @@ class AppState:
             self.triton_client = connect(self.settings)
         for artifact in discover(self.settings.models_dir):
             engine = await asyncio.to_thread(load_engine, artifact, self.settings, self.triton_client)
-            pipeline = ModelPipeline(artifact, engine, self.settings, self.w_cache)
+            pipeline = ModelPipeline(artifact, engine, self.settings, self.w_cache, self.latent_store)
             try:
                 await warm_up(pipeline)
                 log.info("model %s ready on %s (%s)", artifact.config.name, engine.name, artifact.digest[:12])
@@ -77,6 +79,7 @@ class AppState:
             await self.triton_client.close()
         for cache in (self.image_cache, self.w_cache):  # the w cache owns a shared Redis client
             await cache.close()
+        await self.latent_store.close()
         self.encoder.shutdown(wait=False)
 
 
@@ -111,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Real-time inference for StyleGAN-style generators: seeds, latents, interpolation and style mixing.",
         lifespan=lifespan,
     )
-    for module in (models, seeds, images, interpolations, mixes, health):
+    for module in (models, seeds, images, interpolations, mixes, latents, health):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ganserve.batching import Overloaded
 from ganserve.engines import EngineError
 from ganserve.errors import InvalidInput, NotFound
+from ganserve.store import StoreUnavailable
 
 RETRY_AFTER_S = "1"
 
@@ -52,6 +53,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
     async def _engine(request: Request, exc: EngineError):
         return error_response(503, "engine_unavailable", str(exc), headers={"Retry-After": RETRY_AFTER_S})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(request: Request, exc: StoreUnavailable):
+        return error_response(503, "store_unavailable", str(exc), headers={"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

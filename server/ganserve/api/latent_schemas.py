@@ -15,8 +15,10 @@ class SaveLatentRequest(BaseModel):
     model_config = {"extra": "forbid", "populate_by_name": True}
 
     model: str = Field(description="model name, see GET /v1/models")
-    latent: Latent = Field(description="a seed, z, w or ws: e.g. the ws returned by /mixes or /interpolations (output=latents)")
-    kind: LatentKind | None = Field(None, description="what to store: z (from a seed or z), w or ws; default: z for seed and z, else as given")
+    latent: Latent = Field(description="a seed, z, w, ws or saved id; e.g. a ws returned by /interpolations (output=latents)")
+    kind: LatentKind | None = Field(
+        None, description="what to store: z (from a seed or z), w or ws; default: z for a seed, else the latent's own"
+    )
     psi: Psi = 1.0
     cutoff: int | None = Field(None, ge=0, description="truncate only ws[:cutoff]")
     class_: int | str | None = Field(None, alias="class", description="class index or name (conditional models)")

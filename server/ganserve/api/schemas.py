@@ -120,6 +120,7 @@ class MixRequest(Generation):
     format: ImageFormat = ImageFormat.png
     row: int | None = Field(None, ge=0)
     column: int | None = Field(None, ge=0)
+    include_ws: bool = Field(False, description="with output=cells: each cell's final ws (to save it: POST /v1/latents)")
 
 
 class MixCell(EncodedImage):

@@ -237,11 +237,11 @@ def _parse_metrics(text: str) -> dict:
     """The server's own counters worth keeping: cache lookups and requests by route and status."""
     out: dict[str, dict[str, float]] = {"cache_lookups": {}, "requests": {}}
     for line in text.splitlines():
-        match = re.match(r"^(ganserve_cache_lookups|ganserve_requests_total)\{(.*)\} ([0-9.e+-]+)$", line)
+        match = re.match(r"^(ganserve_cache_lookups_total|ganserve_requests_total)\{(.*)\} ([0-9.e+-]+)$", line)
         if not match:
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', match[2]))
-        if match[1] == "ganserve_cache_lookups":
+        if match[1] == "ganserve_cache_lookups_total":
             out["cache_lookups"][f"{labels['cache']}_{labels['result']}"] = float(match[3])
         else:
             out["requests"][f"{labels['route']} {labels['status']}"] = float(match[3])

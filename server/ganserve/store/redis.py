@@ -19,7 +19,7 @@ import time
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import BusyLoadingError, ConnectionError, RedisError, TimeoutError
 
 from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor
 
@@ -29,6 +29,14 @@ PREFIX = "ganserve:latent:"
 ALL = "ganserve:latents"
 BY_MODEL = "ganserve:latents:model:"
 EXPIRING = "ganserve:latents:expiring"
+
+
+def _reason(exc: RedisError) -> str:
+    """For the client: what went wrong, without addresses (those go to the log)."""
+    for kind, reason in ((BusyLoadingError, "still loading its data"), (TimeoutError, "timed out"), (ConnectionError, "unreachable")):
+        if isinstance(exc, kind):
+            return reason
+    return f"error ({type(exc).__name__})"
 
 
 def _expiring_member(model: str, id: str) -> str:
@@ -42,15 +50,18 @@ class RedisLatentStore:
         # is replaced at once, while a hung Redis costs one timeout, not several.
         retry = Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
         self.client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=retry)
+        where = self.client.connection_pool.connection_kwargs
+        self.where = f"{where.get('host', where.get('path'))}:{where.get('port', '')}/{where.get('db', 0)}"  # no password: for logs
 
     def __repr__(self) -> str:
-        return f"RedisLatentStore({self.url!r})"
+        return f"RedisLatentStore({self.where!r})"
 
     async def _call(self, fn):
         try:
             return await fn()
         except RedisError as exc:  # down, hung, still loading its AOF, out of memory (noeviction)...
-            raise StoreUnavailable(f"saved-latent store unavailable: {type(exc).__name__}: {exc}") from exc
+            log.warning("saved-latent store %s: %s: %s", self.where, type(exc).__name__, exc)
+            raise StoreUnavailable(f"saved-latent store unavailable: Redis {_reason(exc)}; retry shortly") from exc
 
     # -- the LatentStore protocol ----------------------------------------------------------------
     async def save(self, latent: SavedLatent) -> SavedLatent:

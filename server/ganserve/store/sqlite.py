@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,8 @@ CREATE INDEX IF NOT EXISTS latents_newest ON latents (created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS latents_model_newest ON latents (model, created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS latents_expires ON latents (expires) WHERE expires IS NOT NULL;
 """
+log = logging.getLogger("ganserve.store")
+
 COLUMNS = "id, model, model_version, kind, shape, dtype, data, name, source, created, expires"
 PURGE_EVERY_S = 60.0  # expired rows are never returned; they are deleted at most this often
 
@@ -119,7 +122,8 @@ class SQLiteLatentStore:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         except sqlite3.OperationalError as exc:  # locked past the timeout, disk full, file gone...
-            raise StoreUnavailable(f"saved-latent store unavailable: {self.path}: {exc}") from exc
+            log.warning("saved-latent store %s: %s", self.path, exc)
+            raise StoreUnavailable(f"saved-latent store unavailable: SQLite: {exc}") from exc
 
     async def save(self, latent: SavedLatent) -> SavedLatent:
         await self._run(self._save, latent)
@@ -135,5 +139,6 @@ class SQLiteLatentStore:
         return await self._run(self._delete, id)
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        if self._connection is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)

@@ -31,8 +31,8 @@ def _check(body: InterpolationRequest, settings) -> ImageFormat | AnimationForma
         raise InvalidInput("keyframes", f"at most {settings.max_keyframes} keyframes")
     if body.space == InterpolationSpace.z:
         for i, key in enumerate(body.keyframes):
-            if key.kind not in ("seed", "z"):
-                raise InvalidInput(f"keyframes[{i}]", "interpolation in Z needs seeds or z; use space=w for w or ws")
+            if key.kind not in ("seed", "z", "id"):  # a saved id is checked when it is read
+                raise InvalidInput(f"keyframes[{i}]", "interpolation in Z needs seeds, z or saved z; use space=w for w or ws")
     if body.output == InterpolationOutput.frame and (body.frame is None or body.frame >= body.frames):
         raise InvalidInput("frame", f"output=frame needs a frame index 0-{body.frames - 1}")
     allowed = AnimationFormat if body.output == InterpolationOutput.animation else ImageFormat
@@ -44,7 +44,7 @@ def _check(body: InterpolationRequest, settings) -> ImageFormat | AnimationForma
 async def interpolated_ws(body: InterpolationRequest, pipeline) -> np.ndarray:
     class_index = pipeline.class_index(body.class_)
     if body.space == InterpolationSpace.z:
-        keys = np.stack([pipeline.z_of(key, f"keyframes[{i}]") for i, key in enumerate(body.keyframes)])
+        keys = np.stack([await pipeline.z_of(key, f"keyframes[{i}]") for i, key in enumerate(body.keyframes)])
         z = latents.walk(keys, body.frames, body.loop, spherical=True)
         ws = latents.broadcast_ws(await pipeline.w_from_z(z, class_index), pipeline.config.num_ws)
     else:

@@ -64,9 +64,10 @@ async def mix(body: MixRequest, pipeline: Pipeline, state: State):
     rows, cols = len(body.rows), len(body.columns)
     cells_ws = grid_ws.reshape(rows * cols, *grid_ws.shape[2:])
     if body.output == MixOutput.cells:
-        images = await pipeline.synthesize(pipeline.truncate(cells_ws, body.psi, body.cutoff), body.noise, body.noise_seed)
+        final_ws = pipeline.truncate(cells_ws, body.psi, body.cutoff)
+        images = await pipeline.synthesize(final_ws, body.noise, body.noise_seed)
         state.metrics.images.labels(name).inc(len(images))
-        encoded = await encode_base64(state, images, body.format)
+        encoded = await encode_base64(state, images, body.format, final_ws if body.include_ws else None)
         cells = [MixCell(row=i // cols, column=i % cols, **e.model_dump()) for i, e in enumerate(encoded)]
         return MixResponse(model=name, layers=layers, cells=cells)
 
