@@ -15,7 +15,7 @@ import ganserve
 from ganserve.api.errors import install_error_handlers
 from ganserve.api.limits import BodySizeLimit
 from ganserve.api.metrics import Metrics, MetricsMiddleware, StateCollector
-from ganserve.api.routes import health, images, interpolations, latents, mixes, models, seeds
+from ganserve.api.routes import health, images, interpolations, latents, mixes, models, stable_images
 from ganserve.artifacts import discover
 from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Real-time inference for StyleGAN-style generators: seeds, latents, interpolation and style mixing.",
         lifespan=lifespan,
     )
-    for module in (models, seeds, images, interpolations, mixes, latents, health):
+    for module in (models, stable_images, images, interpolations, mixes, latents, health):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -123,3 +123,28 @@ def test_head_gives_the_headers_of_get(client):
     head = client.head(f"{URL}/44.webp")
     assert head.status_code == 200 and head.content == b""
     assert head.headers["etag"] == get.headers["etag"] and head.headers["content-length"] == str(len(get.content))
+
+
+def test_saved_latent_url_is_stable_and_equals_the_seed_url(client):
+    saved = client.post("/v1/latents", json={"model": "demo64", "latent": {"seed": 42}, "kind": "w", "psi": 0.7}).json()
+    url = f"/v1/models/demo64/latents/{saved['id']}.png"
+    first, second = client.get(url), client.get(url)
+    assert first.status_code == 200 and first.content == second.content
+    assert decode(first).tolist() == decode(client.get(f"{URL}/42.png?psi=0.7")).tolist()  # psi was applied when saving
+    assert client.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert first.headers["etag"] != client.get(f"{URL}/42.png?psi=0.7").headers["etag"]
+    saved_z = client.post("/v1/latents", json={"model": "demo64", "latent": {"seed": 42}}).json()
+    by_z = client.get(f"/v1/models/demo64/latents/{saved_z['id']}.png?psi=0.7")
+    assert decode(by_z).tolist() == decode(client.get(f"{URL}/42.png?psi=0.7")).tolist()
+    assert client.delete(f"/v1/latents/{saved['id']}").status_code == 204
+    assert_error(client.get(url, headers={"If-None-Match": first.headers["etag"]}), 404, "latent.id")
+
+
+@pytest.mark.parametrize("name", ["nope123.png", "bad-id.png", "%C3%A9t%C3%A9.png", "x" * 80 + ".png"])
+def test_unknown_or_malformed_saved_latent_is_404(client, name):
+    assert_error(client.get(f"/v1/models/demo64/latents/{name}"), 404, "latent.id")
+
+
+def test_saved_latent_of_another_model_is_422(client):
+    saved = client.post("/v1/latents", json={"model": "cond16", "latent": {"seed": 1}}).json()
+    assert_error(client.get(f"/v1/models/demo64/latents/{saved['id']}.png"), 422, "latent.id")
