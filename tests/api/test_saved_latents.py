@@ -236,3 +236,28 @@ def test_redis_down_answers_503_then_recovers(api, redis_store):
         server.start()
     assert api.get(f"{URL}/{saved['id']}").json() == saved  # the first request after the restart
     save(api, latent={"seed": 9})
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_saved_latents_survive_gateway_and_redis_restarts_and_generate(settings, tmp_path, backend):
+    """Acknowledged saves are still there after the gateway restarts and Redis is killed (-9) and
+    restarted, and they generate the same image as before."""
+    server = RedisServer(tmp_path / "redis", durable=True).start() if backend == "redis" else None
+    store = {"redis_store_url": server.url} if server else {"redis_store_url": None, "latents_path": tmp_path / "latents.sqlite3"}
+    settings = settings.model_copy(update=store)
+    try:
+        with TestClient(create_app(settings)) as first_gateway:
+            saved = [save(first_gateway, latent={"seed": seed}, kind=kind) for seed in range(5) for kind in ("z", "w", "ws")]
+            images = [first_gateway.get(f"/v1/models/demo64/latents/{s['id']}.png").content for s in saved]
+        if server:
+            server.kill()
+            server.start()
+        with TestClient(create_app(settings)) as second_gateway:
+            for latent, image in zip(saved, images, strict=True):
+                assert second_gateway.get(f"{URL}/{latent['id']}").json() == latent
+                assert second_gateway.get(f"/v1/models/demo64/latents/{latent['id']}.png").content == image
+            listed = second_gateway.get(URL, params={"model": "demo64", "limit": PAGE_MAX}).json()
+            assert listed["latents"] and listed["next_cursor"]
+    finally:
+        if server:
+            server.stop()
