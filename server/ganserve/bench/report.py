@@ -1,4 +1,5 @@
-"""What the results mean side by side: the ratios between the parts, and the summary printed at the end."""
+"""What the results mean side by side: the ratios between the parts, and the summary printed at the end;
+with the pieces every command's summary shares (title, contention footer, number formats) and the file writer."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ def ratios(machine: dict, server: dict, engine: dict, torch_baseline: dict) -> d
     return {
         "best_engine_batch": best_batch["batch_size"],
         "best_engine_gflops": best_batch["achieved_gflops"],
-        "best_engine_fraction_of_matmul": _ratio(best_batch["achieved_gflops"], machine["matmul_fp32"]["best_gflops"]),
-        "best_engine_vs_torch_eager": _ratio(best_batch["images_per_s"], torch_rate),
-        "best_engine_concurrency_vs_torch_eager": _ratio(best_concurrent, torch_rate),
-        "best_http_vs_torch_eager": _ratio(best_http, torch_rate),
-        "best_http_vs_best_engine_concurrency": _ratio(best_http, best_concurrent),
+        "best_engine_fraction_of_matmul": ratio(best_batch["achieved_gflops"], machine["matmul_fp32"]["best_gflops"]),
+        "best_engine_vs_torch_eager": ratio(best_batch["images_per_s"], torch_rate),
+        "best_engine_concurrency_vs_torch_eager": ratio(best_concurrent, torch_rate),
+        "best_http_vs_torch_eager": ratio(best_http, torch_rate),
+        "best_http_vs_best_engine_concurrency": ratio(best_http, best_concurrent),
     }
 
 
@@ -30,8 +31,7 @@ def summary(result: dict) -> str:
     m, s = result["machine"], result["server"]
     mib = 1024 * 1024
     lines = [
-        f"ganserve bench {result['model']['name']} ({result['model']['resolution']}px) on {m['cpu_model']}, "
-        f"{m['usable_cpus']} cpus, commit {(m['git_commit'] or 'unknown')[:12]}{' (dirty)' if m['git_dirty'] else ''}",
+        title("bench", result),
         f"server: ready in {s['startup']['time_to_ready_s']:.3f} s, torch loaded: {s['torch_loaded']}, "
         f"RSS after load {s['memory_after_load']['rss_bytes'] / mib:.0f} MiB "
         f"(peak {s['memory_after_load']['peak_rss_bytes'] / mib:.0f} MiB, at ready {s['memory_at_ready']['rss_bytes'] / mib:.0f} MiB)",
@@ -52,7 +52,7 @@ def summary(result: dict) -> str:
         lines.append(_row("torch eager batch 1", base, "-", base["images"]))
     else:
         lines.append(f"torch eager baseline: {base['status']} ({base['reason']})")
-    r, flops, busy = result["ratios"], result["model"], m["contention"]
+    r, flops = result["ratios"], result["model"]
     lines += [
         "",
         f"matmul fp32 {m['matmul_fp32']['best_gflops']} GFLOP/s; generator {flops['gflop_per_image']} GFLOP/image, "
@@ -61,12 +61,31 @@ def summary(result: dict) -> str:
         f"vs torch eager: engine best batch x{r['best_engine_vs_torch_eager']}, "
         f"engine via batcher x{r['best_engine_concurrency_vs_torch_eager']}, http x{r['best_http_vs_torch_eager']}; "
         f"http / engine via batcher {r['best_http_vs_best_engine_concurrency']}",
-        f"other processes used {busy['foreign_cpu_cores']} cores (steal {busy['steal_cpu_cores']}) "
-        f"of {m['usable_cpus']} during the run; load average {m['load_average_at_start']} -> {m['load_average_at_end']}",
+        *contention(m),
+    ]
+    return "\n".join(lines)
+
+
+def title(command: str, result: dict) -> str:
+    """The summary's first line: command, model and the machine it ran on."""
+    m, model = result["machine"], result["model"]
+    return (
+        f"ganserve {command} {model['name']} ({model['resolution']}px) on {m['cpu_model']}, "
+        f"{m['usable_cpus']} cpus, commit {(m['git_commit'] or 'unknown')[:12]}{' (dirty)' if m['git_dirty'] else ''}"
+    )
+
+
+def contention(machine: dict, tail: str = "") -> list[str]:
+    """How busy other processes kept the machine during the run (tail: appended to that line), and a
+    warning when they skewed the figures."""
+    busy = machine["contention"]
+    lines = [
+        f"other processes used {busy['foreign_cpu_cores']} cores (steal {busy['steal_cpu_cores']}) of {machine['usable_cpus']} "
+        f"during the run; load average {machine['load_average_at_start']} -> {machine['load_average_at_end']}{tail}"
     ]
     if (busy["foreign_cpu_cores"] or 0) > 0.2:
         lines.append("WARNING: the machine was not idle: these figures are skewed, run again when it is")
-    return "\n".join(lines)
+    return lines
 
 
 def http_load(http: dict) -> str:
@@ -81,17 +100,19 @@ def _row(name: str, run: dict, concurrency: int | str, n: int) -> str:
     """One table line; fixed-batch and baseline runs have no error count and report images_per_s."""
     lat = run["latency_ms"]
     return (
-        f"{name:<26}{concurrency:>5}{n:>6}{run.get('errors', 0):>5}{_ms(lat['p50']):>9}{_ms(lat['p90']):>9}{_ms(lat['p99']):>9}"
-        f"{_ms(lat['mean']):>9}{run.get('throughput_images_per_s', run.get('images_per_s')):>9}"
+        f"{name:<26}{concurrency:>5}{n:>6}{run.get('errors', 0):>5}{number(lat['p50']):>9}{number(lat['p90']):>9}{number(lat['p99']):>9}"
+        f"{number(lat['mean']):>9}{run.get('throughput_images_per_s', run.get('images_per_s')):>9}"
     )
 
 
-def _ms(value: float | None) -> str:
+def number(value: float | None) -> str:
+    """A figure in a summary table: two decimals, "-" where there is none."""
     return "-" if value is None else f"{value:.2f}"
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a and b else None
+def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
+    """a / b rounded, None where either is missing or zero."""
+    return round(a / b, digits) if a and b else None
 
 
 def write_results(out: Path, name: str, created: datetime, result: dict, text: str, log: Callable[[str], None]) -> Path:

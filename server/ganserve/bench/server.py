@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,7 @@ import httpx
 from ganserve.bench import proc
 from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.timing import closed_loop, latency_stats
+from ganserve.triton.local import free_port
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 READY_POLL_S = 0.01
@@ -51,7 +52,7 @@ class ServerProcess:
     """`ganserve serve` in a subprocess on a free loopback port; always terminated by stop()."""
 
     def __init__(self, log_path: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
@@ -100,14 +101,54 @@ class ServerProcess:
         """Terminate (kill after 10 s) and reap the server; its exit code, None if it never started."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         return self.proc.returncode
+
+    @property
+    def exit_code(self) -> int | None:
+        """The server's exit code once stopped; None while it runs or if it never started."""
+        return None if self.proc is None else self.proc.returncode
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a child process (kill it after 10 s) and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def gateway_env(values: dict[str, str]) -> Iterator[None]:
+    """ServerProcess hands the gateway this process's environment: set GANSERVE_* only while it starts."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def gateway(env: dict[str, str], log_path: Path, model: str) -> Iterator[tuple[ServerProcess, dict]]:
+    """`ganserve serve` started with env (GANSERVE_* over this process's environment), checked to have
+    loaded model; yields the server and its startup record. Always stopped: read server.exit_code after."""
+    server = ServerProcess(log_path)
+    try:
+        with gateway_env(env):
+            startup = server.start()
+        if model not in startup["readyz_body"].get("models", []):
+            raise RuntimeError(f"the server did not load model {model!r}: {startup['readyz_body']}")
+        yield server, startup
+    finally:
+        server.stop()
 
 
 def bench_server(
@@ -123,27 +164,19 @@ def bench_server(
     """Start the server, record its startup and memory, load it; requests is per level for the httpx
     client, http_seconds per level for wrk."""
     wrk = load_generator(use_wrk)
-    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp:
-        server = ServerProcess(Path(tmp) / "server.log")
-        try:
-            result = {"startup": server.start()}
-            pid = result["startup"]["pid"]
-            result["memory_at_ready"] = proc.memory(pid)
-            result["libraries_at_ready"] = proc.loaded_libraries(pid)
-            log(f"  server ready in {result['startup']['time_to_ready_s']:.3f} s (pid {pid}, port {server.port})")
-            if model not in result["startup"]["readyz_body"].get("models", []):
-                raise RuntimeError(f"the server did not load model {model!r}: {result['startup']['readyz_body']}")
-            if wrk is not None:
-                result["http"] = _wrk_load(wrk, server.base_url, model, http_seconds, levels, hot_concurrency, pid, log)
-            else:
-                result["http"] = asyncio.run(_http_load(server.base_url, model, requests, levels, hot_concurrency, pid, log))
-            result["memory_after_load"] = proc.memory(pid)
-            result["libraries_after_load"] = proc.loaded_libraries(pid)
-            result["torch_loaded"] = result["libraries_after_load"]["torch"]
-        finally:
-            exit_code = server.stop()
-        result["exit_code"] = exit_code
-        return result
+    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp, gateway({}, Path(tmp) / "server.log", model) as (server, startup):
+        pid = startup["pid"]
+        result = {"startup": startup, "memory_at_ready": proc.memory(pid), "libraries_at_ready": proc.loaded_libraries(pid)}
+        log(f"  server ready in {startup['time_to_ready_s']:.3f} s (pid {pid}, port {server.port})")
+        if wrk is not None:
+            result["http"] = _wrk_load(wrk, server.base_url, model, http_seconds, levels, hot_concurrency, pid, log)
+        else:
+            result["http"] = asyncio.run(_http_load(server.base_url, model, requests, levels, hot_concurrency, pid, log))
+        result["memory_after_load"] = proc.memory(pid)
+        result["libraries_after_load"] = proc.loaded_libraries(pid)
+        result["torch_loaded"] = result["libraries_after_load"]["torch"]
+    result["exit_code"] = server.exit_code
+    return result
 
 
 def _wrk_load(
@@ -246,9 +279,3 @@ def _parse_metrics(text: str) -> dict:
         else:
             out["requests"][f"{labels['route']} {labels['status']}"] = float(match[3])
     return out
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -22,7 +22,6 @@ else from the httpx client; the direct client is Python (tritonclient.grpc.aio) 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import tempfile
@@ -38,7 +37,7 @@ from ganserve.bench import proc
 from ganserve.bench import wrk as wrk_runs
 from ganserve.bench.machine import CpuAccount, describe_machine, load_average
 from ganserve.bench.report import write_results
-from ganserve.bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, ServerProcess, load_generator
+from ganserve.bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, gateway, load_generator
 from ganserve.bench.triton_report import comparisons, summary
 from ganserve.bench.triton_runs import direct_levels, http_levels, tree_memory
 from ganserve.repository import Target
@@ -77,21 +76,6 @@ def model_repository(source: Path, model: str, dest: Path, dynamic_batching: boo
     return dest / Target.python
 
 
-@contextmanager
-def gateway_env(values: dict[str, str]) -> Iterator[None]:
-    """ServerProcess hands the gateway this process's environment: set GANSERVE_* only while it starts."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_gateway(
     tmp: Path,
     name: str,
@@ -106,13 +90,8 @@ def run_gateway(
 ) -> dict:
     """Start `ganserve serve` with env, load it on each level (from wrk when given, else httpx), record
     its memory; always stopped."""
-    server = ServerProcess(tmp / f"gateway-{name}.log")
-    try:
-        with gateway_env(env):
-            startup = server.start()
+    with gateway(env, tmp / f"gateway-{name}.log", model) as (server, startup):
         pid = startup["pid"]
-        if model not in startup["readyz_body"].get("models", []):
-            raise RuntimeError(f"the gateway did not load {model}: {startup['readyz_body']}")
         watch = (triton.grpc_url, triton.process.pid) if triton else None
         levels_out = asyncio.run(http_levels(server.base_url, model, levels, requests, pid, watch, wrk=wrk, seconds=http_seconds))
         result = {
@@ -124,9 +103,7 @@ def run_gateway(
         }
         if triton:
             result["tritonserver_memory_after_load"] = tree_memory(triton.process.pid)
-    finally:
-        exit_code = server.stop()
-    result["exit_code"] = exit_code
+    result["exit_code"] = server.exit_code
     return result
 
 
@@ -135,7 +112,10 @@ def direct_run(triton: local.LocalTriton, config: ModelConfig, levels: list[int]
     return asyncio.run(direct_levels(triton.grpc_url, config, levels, requests, triton.process.pid, settings, encoder))
 
 
-def start_triton(repository: Path, workdir: Path, env_dir: Path) -> tuple[local.LocalTriton, dict]:
+@contextmanager
+def running_triton(repository: Path, workdir: Path, env_dir: Path) -> Iterator[tuple[local.LocalTriton, dict]]:
+    """A tritonserver on this repository; yields it and its startup record (time to ready, pid, gRPC
+    URL, memory of it and its stubs after the load). Always stopped (killed if it failed to start)."""
     server = local.LocalTriton(repository, workdir, env_dir)
     started = time.perf_counter()
     try:
@@ -143,7 +123,13 @@ def start_triton(repository: Path, workdir: Path, env_dir: Path) -> tuple[local.
     except BaseException:
         server.stop(kill=True)
         raise
-    return server, {"time_to_ready_s": round(time.perf_counter() - started, 3), "pid": server.process.pid, "grpc_url": server.grpc_url}
+    try:
+        pid = server.process.pid
+        info = {"time_to_ready_s": round(time.perf_counter() - started, 3), "pid": pid, "grpc_url": server.grpc_url}
+        info["memory_after_load"] = tree_memory(pid)
+        yield server, info
+    finally:
+        server.stop()
 
 
 def run_triton_benchmark(
@@ -189,10 +175,8 @@ def run_triton_benchmark(
         repo_on = model_repository(settings.model_repository, model, tmp / "repo-batching-on", dynamic_batching=True)
         repo_off = model_repository(settings.model_repository, model, tmp / "repo-batching-off", dynamic_batching=False)
         gateway = {"GANSERVE_MODELS_DIR": str(tmp / "models")}
-        triton, on = start_triton(repo_on, tmp / "triton-on", settings.triton_env)
-        try:
+        with running_triton(repo_on, tmp / "triton-on", settings.triton_env) as (triton, on):
             log(f"  tritonserver (dynamic batching on) ready in {on['time_to_ready_s']} s")
-            on["memory_after_load"] = tree_memory(triton.process.pid)
             direct = direct_run(triton, artifact.config, concurrency, requests, settings)
             _log_runs(log, "direct grpc", direct)
             with ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode") as encoder:  # as the gateway encodes
@@ -201,16 +185,10 @@ def run_triton_benchmark(
             env = gateway | {"GANSERVE_ENGINE": "triton", "GANSERVE_TRITON_URL": triton.grpc_url}
             gateway_triton = run_gateway(tmp, "triton", env, model, concurrency, requests, triton, wrk=wrk, http_seconds=http_seconds)
             _log_runs(log, "gateway on triton", gateway_triton["levels"])
-        finally:
-            triton.stop()
-        triton, off = start_triton(repo_off, tmp / "triton-off", settings.triton_env)
-        try:
+        with running_triton(repo_off, tmp / "triton-off", settings.triton_env) as (triton, off):
             log(f"  tritonserver (dynamic batching off) ready in {off['time_to_ready_s']} s")
-            off["memory_after_load"] = tree_memory(triton.process.pid)
             direct_off = direct_run(triton, artifact.config, concurrency, requests, settings)
             _log_runs(log, "direct grpc, batching off", direct_off)
-        finally:
-            triton.stop()
         embedded_env = gateway | {"GANSERVE_ENGINE": "onnxruntime"}
         embedded = run_gateway(tmp, "embedded", embedded_env, model, concurrency, requests, wrk=wrk, http_seconds=http_seconds)
         _log_runs(log, "gateway embedded", embedded["levels"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ganserve.bench.report import contention, number, ratio, title
+
 MIB = 1024 * 1024
 
 
@@ -12,10 +14,6 @@ def _by_level(runs: list[dict]) -> dict[int, dict]:
 def _diff(a: dict, b: dict, key: str) -> float | None:
     x, y = a["latency_ms"][key], b["latency_ms"][key]
     return None if x is None or y is None else round(x - y, 3)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a and b else None
 
 
 def _rate(run: dict) -> float:
@@ -39,15 +37,15 @@ def comparisons(result: dict) -> dict:
             "gateway_minus_direct_ms": {k: _diff(gateway[level], direct[level], k) for k in ("p50", "p99", "mean")},
             "png_added_latency_ms_mean": _diff(direct_png[level], direct[level], "mean"),
             "png_encode_ms_mean": direct_png[level]["png_encode_ms"]["mean"],
-            "gateway_vs_direct_png_images_per_s": _ratio(_rate(gateway[level]), _rate(direct_png[level])),
-            "gateway_vs_direct_images_per_s": _ratio(_rate(gateway[level]), _rate(direct[level])),
+            "gateway_vs_direct_png_images_per_s": ratio(_rate(gateway[level]), _rate(direct_png[level])),
+            "gateway_vs_direct_images_per_s": ratio(_rate(gateway[level]), _rate(direct[level])),
         }
         for level in gateway
     ]
     batching = [
         {
             "concurrency": level,
-            "on_vs_off_images_per_s": _ratio(_rate(direct[level]), _rate(off[level])),
+            "on_vs_off_images_per_s": ratio(_rate(direct[level]), _rate(off[level])),
             "p50_ms": {"on": direct[level]["latency_ms"]["p50"], "off": off[level]["latency_ms"]["p50"]},
             "p99_ms": {"on": direct[level]["latency_ms"]["p99"], "off": off[level]["latency_ms"]["p99"]},
             "synthesis_mean_batch": {"on": _mean_batch(direct[level]), "off": _mean_batch(off[level])},
@@ -57,7 +55,7 @@ def comparisons(result: dict) -> dict:
     versus = [
         {
             "concurrency": level,
-            "triton_vs_embedded_images_per_s": _ratio(_rate(gateway[level]), _rate(embedded[level])),
+            "triton_vs_embedded_images_per_s": ratio(_rate(gateway[level]), _rate(embedded[level])),
             "p50_ms": {"embedded": embedded[level]["latency_ms"]["p50"], "triton": gateway[level]["latency_ms"]["p50"]},
             "p99_ms": {"embedded": embedded[level]["latency_ms"]["p99"], "triton": gateway[level]["latency_ms"]["p99"]},
         }
@@ -85,13 +83,9 @@ def _row(name: str, run: dict) -> str:
     cores = (run.get("server_cpu_cores"), run.get("triton", {}).get("triton_cpu_cores"), run["client_cpu_cores"])
     cpu = "/".join("-" if v is None else f"{v:.2f}" for v in cores)
     return (
-        f"{name:<34}{run['concurrency']:>5}{run['requests']:>6}{run['errors']:>5}{_ms(lat['p50']):>9}{_ms(lat['p99']):>9}"
-        f"{_ms(lat['mean']):>9}{_rate(run):>9}{'-' if batch is None else batch:>7}  {cpu}"
+        f"{name:<34}{run['concurrency']:>5}{run['requests']:>6}{run['errors']:>5}{number(lat['p50']):>9}{number(lat['p99']):>9}"
+        f"{number(lat['mean']):>9}{_rate(run):>9}{'-' if batch is None else batch:>7}  {cpu}"
     )
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
 
 
 def summary(result: dict) -> str:
@@ -100,8 +94,7 @@ def summary(result: dict) -> str:
     direct, direct_png, off = _by_level(runs["direct"]), _by_level(runs["direct_png"]), _by_level(runs["direct_batching_off"])
     ts = result["tritonserver"]
     lines = [
-        f"ganserve bench-triton {result['model']['name']} ({result['model']['resolution']}px) on {m['cpu_model']}, "
-        f"{m['usable_cpus']} cpus, commit {(m['git_commit'] or 'unknown')[:12]}{' (dirty)' if m['git_dirty'] else ''}",
+        title("bench-triton", result),
         f"tritonserver (python target) ready in {ts['batching_on']['time_to_ready_s']} s (batching on), "
         f"{ts['batching_off']['time_to_ready_s']} s (off); gateway ready in {runs['gateway_triton']['startup']['time_to_ready_s']} s "
         f"on triton, {runs['gateway_embedded']['startup']['time_to_ready_s']} s embedded",
@@ -147,13 +140,7 @@ def summary(result: dict) -> str:
         f"{_mib(mem['triton_gateway_rss_bytes'])} + tritonserver RSS {_mib(mem['tritonserver_rss_bytes'])} "
         f"(PSS {_mib(mem['tritonserver_pss_bytes'])}, {mem['tritonserver_processes']} processes)"
     )
-    busy = m["contention"]
-    lines.append(
-        f"other processes used {busy['foreign_cpu_cores']} cores (steal {busy['steal_cpu_cores']}) of {m['usable_cpus']} during the run; "
-        f"load average {m['load_average_at_start']} -> {m['load_average_at_end']}; took {result['duration_s']} s"
-    )
-    if (busy["foreign_cpu_cores"] or 0) > 0.2:
-        lines.append("WARNING: the machine was not idle: these figures are skewed, run again when it is")
+    lines += contention(m, f"; took {result['duration_s']} s")
     return "\n".join(lines)
 
 
