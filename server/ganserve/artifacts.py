@@ -121,3 +121,11 @@ def save_artifact(directory: Path, config: ModelConfig, state: dict[str, np.ndar
 
 def discover(models_dir: Path) -> list[Artifact]:
     return [Artifact(path.parent) for path in sorted(Path(models_dir).glob(f"*/{CONFIG_FILE}"))]
+
+
+def find_artifact(models_dir: Path, name: str) -> Artifact:
+    """The model called `name`, or a ValueError that lists the models there are."""
+    known = {artifact.config.name: artifact for artifact in discover(models_dir)}
+    if name not in known:
+        raise ValueError(f"unknown model {name!r} in {models_dir}; models: {', '.join(known) or 'none'}")
+    return known[name]

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ganserve.artifacts import discover
+from ganserve.artifacts import find_artifact
 from ganserve.bench.engine import bench_engine, bench_torch_baseline, generator_macs
-from ganserve.bench.machine import CpuAccount, describe_machine, load_average
+from ganserve.bench.machine import load_average, measure_machine
 from ganserve.bench.report import ratios, summary, write_results
 from ganserve.bench.server import HTTP_SECONDS, HTTPX, bench_server
 from ganserve.settings import Settings
@@ -75,19 +75,14 @@ def run_benchmark(
     if requests < 1 or not concurrency or min(concurrency) < 1:
         raise ValueError("requests and every concurrency level must be at least 1")
     settings = Settings()
-    known = {a.config.name: a for a in discover(settings.models_dir)}
-    if model not in known:  # fail before anything starts
-        raise ValueError(f"unknown model {model!r} in {settings.models_dir}; models: {', '.join(known) or 'none'}")
-    artifact = known[model]
+    artifact = find_artifact(settings.models_dir, model)  # fail before anything starts
     created = datetime.now(UTC)
     macs = generator_macs(artifact.config)
     baseline_seconds = engine_seconds if baseline_seconds is None else baseline_seconds
 
     log(f"ganserve bench: {model}, {requests} requests per level, concurrency {concurrency}")
     started = time.perf_counter()
-    cpu = CpuAccount()
-    machine = describe_machine()  # first: the matmul needs an idle machine and no engine threads spinning in this process
-    log(f"  matmul fp32: {machine['matmul_fp32']['best_gflops']} GFLOP/s")
+    cpu, machine = measure_machine(log)
     server = bench_server(model, requests, concurrency, hot_concurrency, log, http_seconds=http_seconds, use_wrk=use_wrk)
     engine = bench_engine(artifact, settings, requests, concurrency, list(engine_batch_sizes), engine_seconds, log)
     torch_baseline = (

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ganserve.artifacts import discover
+from ganserve.artifacts import find_artifact
 from ganserve.bench.cache_redis import describe_redis, redis_server, redis_state
 from ganserve.bench.cache_report import comparisons, summary
 from ganserve.bench.cache_runs import BACKENDS, PRIMED_SEEDS, http_backend, raw_mget, w_backend
-from ganserve.bench.machine import CpuAccount, describe_machine, load_average
+from ganserve.bench.machine import load_average, measure_machine
 from ganserve.bench.report import write_results
 from ganserve.bench.server import WARMUP_SECONDS, load_generator
 from ganserve.settings import Settings
@@ -73,19 +73,14 @@ def run_cache_benchmark(
     if not levels or min(levels) < 1 or http_seconds < 1 or w_lookups < 1:
         raise ValueError("concurrency levels, http_seconds and w_lookups must be at least 1")
     settings = Settings()
-    known = {a.config.name: a for a in discover(settings.models_dir)}
-    if model not in known:
-        raise ValueError(f"unknown model {model!r} in {settings.models_dir}; models: {', '.join(known) or 'none'}")
-    artifact = known[model]
+    artifact = find_artifact(settings.models_dir, model)  # fail before anything starts
     if shutil.which("redis-server") is None:
         raise RuntimeError("redis-server is not installed (make system-deps)")
     wrk = load_generator(True)
     created = datetime.now(UTC)
     log(f"ganserve bench-cache: {model}, backends {', '.join(BACKENDS)}, concurrency {levels}, {wrk.label} {http_seconds} s per run")
     started = time.perf_counter()
-    cpu = CpuAccount()
-    machine = describe_machine()  # first, while the machine is idle
-    log(f"  matmul fp32: {machine['matmul_fp32']['best_gflops']} GFLOP/s")
+    cpu, machine = measure_machine(log)
 
     with tempfile.TemporaryDirectory(prefix="ganserve-bench-cache-") as tmp_name, redis_server(Path(tmp_name)) as url:
         tmp = Path(tmp_name)

@@ -101,3 +101,12 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def measure_machine(log) -> tuple[CpuAccount, dict]:
+    """Start CPU accounting and describe the machine: first in every benchmark, because the matmul
+    figure needs an idle machine, with no engine threads running in this process yet."""
+    cpu = CpuAccount()
+    machine = describe_machine()
+    log(f"  matmul fp32: {machine['matmul_fp32']['best_gflops']} GFLOP/s")
+    return cpu, machine

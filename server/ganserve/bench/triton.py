@@ -32,10 +32,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ganserve.artifacts import ModelConfig, discover
+from ganserve.artifacts import ModelConfig, find_artifact
 from ganserve.bench import proc
 from ganserve.bench import wrk as wrk_runs
-from ganserve.bench.machine import CpuAccount, describe_machine, load_average
+from ganserve.bench.machine import load_average, measure_machine
 from ganserve.bench.report import write_results
 from ganserve.bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, gateway, load_generator
 from ganserve.bench.triton_report import comparisons, summary
@@ -155,18 +155,13 @@ def run_triton_benchmark(
     settings = Settings()
     if not local.available(settings.triton_env):
         raise RuntimeError(f"no local tritonserver in {settings.triton_env}: {local.INSTALL_HINT}")
-    known = {a.config.name: a for a in discover(settings.models_dir)}
-    if model not in known:
-        raise ValueError(f"unknown model {model!r} in {settings.models_dir}; models: {', '.join(known) or 'none'}")
-    artifact = known[model]
+    artifact = find_artifact(settings.models_dir, model)  # fail before anything starts
     wrk = load_generator(use_wrk)
     http_load = f"{wrk.label}, {http_seconds} s per level" if wrk else f"{HTTPX}, {requests} requests per level"
     created = datetime.now(UTC)
     log(f"ganserve bench-triton: {model}, concurrency {concurrency}; direct grpc {requests} requests per level, http {http_load}")
     started = time.perf_counter()
-    cpu = CpuAccount()
-    machine = describe_machine()  # first, while the machine is idle
-    log(f"  matmul fp32: {machine['matmul_fp32']['best_gflops']} GFLOP/s")
+    cpu, machine = measure_machine(log)
 
     with tempfile.TemporaryDirectory(prefix="ganserve-bench-triton-") as tmp_name:
         tmp = Path(tmp_name)
