@@ -17,6 +17,7 @@ from ganserve.artifacts import save_artifact  # noqa: E402
 from ganserve.repository import Target  # noqa: E402
 from ganserve.settings import REPO_ROOT, Settings  # noqa: E402
 from ganserve.triton.config import BatchingOptions  # noqa: E402
+from ganserve.triton.local import free_port  # noqa: E402
 from nvlabs_reference import load_case  # noqa: E402
 
 COND_MODEL = "cond16"
@@ -43,7 +44,9 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
 def settings(model_dirs) -> Settings:
     models, repository = model_dirs
     latents_path = models.parent / "latents.sqlite3"
-    return Settings(models_dir=models, model_repository=repository, latents_path=latents_path, max_images=8, max_frames=16, max_mix_side=3)
+    limits = {"max_images": 8, "max_frames": 16, "max_mix_side": 3}
+    # No gRPC by default: apps started side by side would share a port; `client` gives each its own.
+    return Settings(models_dir=models, model_repository=repository, latents_path=latents_path, grpc_port=0, **limits)
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +65,34 @@ def triton_server(model_dirs, tmp_path_factory):
 
 @pytest.fixture(scope="session", params=["onnxruntime", "triton"])
 def client(request, settings) -> TestClient:
-    """The API through the embedded engine, and through Triton: every API test runs on both."""
+    """The API through the embedded engine, and through Triton: every API test runs on both. The
+    app's gRPC server listens on `client.grpc_target`."""
+    port = free_port()
+    settings = settings.model_copy(update={"grpc_port": port})
     if request.param == "triton":
         server = request.getfixturevalue("triton_server")
         settings = settings.model_copy(update={"engine": "triton", "triton_url": server.grpc_url})
     with TestClient(create_app(settings)) as test_client:
+        test_client.grpc_target = f"127.0.0.1:{port}"
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, tmp_path_factory):
+    """`ganserve serve` in a subprocess on free HTTP and gRPC ports, serving the test models."""
+    from ganserve.bench.server import gateway
+
+    workdir = tmp_path_factory.mktemp("live")
+    env = {
+        "GANSERVE_MODELS_DIR": str(settings.models_dir),
+        "GANSERVE_MODEL_REPOSITORY": str(settings.model_repository),
+        "GANSERVE_LATENTS_PATH": str(workdir / "latents.sqlite3"),
+        "GANSERVE_MAX_IMAGES": str(settings.max_images),
+        "GANSERVE_MAX_FRAMES": str(settings.max_frames),
+        "GANSERVE_MAX_MIX_SIDE": str(settings.max_mix_side),
+    }
+    with gateway(env, workdir / "server.log", COND_MODEL) as (server, _):
+        yield server
 
 
 def assert_error(response, status: int, field: str | None = None) -> dict:

@@ -17,3 +17,12 @@ class NotFound(LookupError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field, self.message = field, message
+
+
+def field_path(loc: tuple) -> str:
+    """A pydantic error location as the API names fields: ('body', 'latents', 3, 'z') -> 'latents[3].z'."""
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"

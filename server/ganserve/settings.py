@@ -23,6 +23,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # gRPC (ganserve.v1, health, reflection), in the same process as HTTP and on the same host.
+    grpc_port: int = Field(50051, ge=0, le=65535)  # 0: no gRPC server
+    grpc_max_receive_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # a request (16 ws of 18 x 512 floats: 0.6 MiB)
+    grpc_max_send_bytes: int = Field(256 * 1024 * 1024, ge=1024)  # a response (16 raw 1024² images: 48 MiB)
+    grpc_grace_s: float = Field(10.0, ge=0)  # on shutdown, in-flight calls get this long to finish
     engine: EngineKind = EngineKind.onnxruntime
     models_dir: Path = REPO_ROOT / "models"
     model_repository: Path = REPO_ROOT / "model_repository"

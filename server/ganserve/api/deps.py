@@ -10,7 +10,6 @@ from fastapi import Depends, Path, Request
 
 from ganserve.api.schemas import EncodedImage
 from ganserve.encode import MEDIA_TYPES, ImageFormat, encode_image
-from ganserve.errors import NotFound
 from ganserve.pipeline import ModelPipeline
 
 
@@ -19,11 +18,7 @@ def get_state(request: Request):
 
 
 def get_pipeline(request: Request, model: Annotated[str, Path(description="model name, see GET /v1/models")]) -> ModelPipeline:
-    pipeline = get_state(request).pipelines.get(model)
-    if pipeline is None:
-        known = ", ".join(get_state(request).pipelines) or "none"
-        raise NotFound("model", f"unknown model {model!r}; models: {known}")
-    return pipeline
+    return get_state(request).pipeline(model)
 
 
 State = Annotated[object, Depends(get_state)]

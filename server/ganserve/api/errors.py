@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganserve.batching import Overloaded
 from ganserve.engines import EngineError
-from ganserve.errors import InvalidInput, NotFound
+from ganserve.errors import InvalidInput, NotFound, field_path
 from ganserve.store import StoreUnavailable
 
 RETRY_AFTER_S = "1"
@@ -19,20 +19,11 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status, headers=headers)
 
 
-def _field_path(loc: tuple) -> str:
-    """('body', 'latents', 3, 'z') -> 'latents[3].z'."""
-    parts = [p for p in loc if p not in ("body", "query", "path")]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         first = exc.errors()[0]
-        field = _field_path(tuple(first["loc"]))
+        field = field_path(tuple(first["loc"]))
         message = first["msg"]
         if first["type"] == "json_invalid":
             message = "request body is not valid JSON"

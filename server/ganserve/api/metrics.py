@@ -18,6 +18,14 @@ class Metrics:
         self.latency = Histogram(
             "ganserve_request_seconds", "HTTP request latency", ["route"], buckets=LATENCY_BUCKETS, registry=self.registry
         )
+        self.grpc_requests = Counter("ganserve_grpc_requests", "gRPC calls", ["method", "code"], registry=self.registry)
+        self.grpc_latency = Histogram(
+            "ganserve_grpc_request_seconds",
+            "gRPC call latency (streams: until the last frame)",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.images = Counter("ganserve_images", "Images synthesised", ["model"], registry=self.registry)
 
 

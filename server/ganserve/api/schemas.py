@@ -94,6 +94,7 @@ class InterpolationRequest(Generation):
     format: str = Field("webp", description="animation: webp | gif; frames/frame: png | jpg | webp")
     frame: int | None = Field(None, ge=0, description="with output=frame: which frame")
     fps: float = Field(16, gt=0, le=60)
+    include_ws: bool = Field(False, description="with output=frames: each frame's final ws")
 
 
 class FramesResponse(BaseModel):

@@ -49,17 +49,18 @@ def seed_path(model: str) -> str:
 
 
 class ServerProcess:
-    """`ganserve serve` in a subprocess on a free loopback port; always terminated by stop()."""
+    """`ganserve serve` in a subprocess on free loopback ports (HTTP and gRPC); always terminated by stop()."""
 
     def __init__(self, log_path: Path):
-        self.port = free_port()
+        self.port, self.grpc_port = free_port(), free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> dict:
         """Start the server and poll /readyz until it answers 200; how long that took and what it said."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the log is read for the server's own ready time
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GANSERVE_GRPC_PORT": str(self.grpc_port)}  # the log gives the ready time
         command = [sys.executable, "-c", "from ganserve.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("wb") as log:
             started = time.perf_counter()

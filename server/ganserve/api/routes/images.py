@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State, encode_base64
 from ganserve.api.schemas import ERROR_RESPONSES, BatchOutput, BatchRequest, BatchResponse
 from ganserve.encode import MEDIA_TYPES, encode_image, tile
-from ganserve.errors import InvalidInput
+from ganserve.operations.generate import generate
 
 router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
 
@@ -20,12 +20,7 @@ router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
     summary="A batch of images from seeds or explicit latents",
 )
 async def generate_images(body: BatchRequest, pipeline: Pipeline, state: State):
-    if len(body.latents) > state.settings.max_images:
-        raise InvalidInput("latents", f"at most {state.settings.max_images} images per request (GANSERVE_MAX_IMAGES)")
-    class_index = pipeline.class_index(body.class_)
-    ws = pipeline.truncate(await pipeline.to_ws(body.latents, class_index), body.psi, body.cutoff)
-    images = await pipeline.synthesize(ws, body.noise, body.noise_seed)
-    state.metrics.images.labels(pipeline.config.name).inc(len(images))
+    images, ws = await generate(state, pipeline, body)
     if body.output == BatchOutput.grid:
         data = await state.run_blocking(lambda: encode_image(tile(images, body.columns), body.format, state.settings))
         return Response(data, media_type=MEDIA_TYPES[body.format])

@@ -6,28 +6,9 @@ from fastapi import APIRouter
 
 from ganserve.api.deps import Pipeline, State
 from ganserve.api.schemas import ERROR_RESPONSES, ModelInfo, ModelList
-from ganserve.pipeline import ModelPipeline
+from ganserve.operations.models import model_info
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-
-
-def model_info(pipeline: ModelPipeline) -> ModelInfo:
-    cfg = pipeline.config
-    return ModelInfo(
-        name=cfg.name,
-        architecture=cfg.architecture,
-        resolution=cfg.resolution,
-        img_channels=cfg.img_channels,
-        z_dim=cfg.z_dim,
-        w_dim=cfg.w_dim,
-        num_ws=cfg.num_ws,
-        c_dim=cfg.c_dim,
-        class_names=cfg.class_names,
-        layer_groups=cfg.layer_groups,
-        version=pipeline.digest[:16],
-        engine=pipeline.engine.name,
-        source=cfg.source.model_dump(),
-    )
 
 
 @router.get("", response_model=ModelList)

@@ -1,0 +1,189 @@
+"""ganserve-client: generate, interpolate and mix from the shell, over HTTP or gRPC.
+
+ganserve-client generate --seeds 1-8 --psi 0.7 --out out/
+ganserve-client --url grpc://127.0.0.1:50051 interpolate --keyframes 1,2,3 --frames 48 --loop --out walk/
+ganserve-client mix --rows 1,2 --columns 3-5 --layers coarse --out mix/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ganserve_client.client import Client
+from ganserve_client.errors import GanserveError
+from ganserve_client.types import ImageFormat, Noise, Space
+
+app = typer.Typer(help="Generate images with a ganserve server, over HTTP or gRPC.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def parse_ints(spec: str) -> list[int]:
+    """'1-4,7,9-10' -> [1, 2, 3, 4, 7, 9, 10]."""
+    values: list[int] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        low, sep, high = part.partition("-")
+        if not low.isdigit() or (sep and not high.isdigit()):
+            raise typer.BadParameter(f"{part!r}: use numbers and ranges like 1-8,12")
+        values.extend(range(int(low), int(high) + 1) if sep else [int(low)])
+    if not values:
+        raise typer.BadParameter("give at least one number")
+    return values
+
+
+class Settings:
+    url: str = "http://127.0.0.1:8000"
+    timeout: float = 60.0
+
+
+def client() -> Client:
+    return Client(Settings.url, Settings.timeout)
+
+
+def model_name(client: Client, model: str | None) -> str:
+    """The model asked for, or the server's only one."""
+    if model:
+        return model
+    names = [m.name for m in client.models()]
+    if len(names) != 1:
+        raise typer.BadParameter(f"the server has models {', '.join(names) or 'none'}: choose one with --model", param_hint="--model")
+    return names[0]
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
+def fail(error: GanserveError) -> None:
+    console.print(f"[red]error[/red] ({type(error).__name__}): {error.message}")
+    raise typer.Exit(1)
+
+
+Model = Annotated[str | None, typer.Option(help="model name (default: the server's only model)")]
+Out = Annotated[Path, typer.Option(help="folder to write the images to")]
+Psi = Annotated[float, typer.Option(help="truncation psi: 1 none, 0 w_avg")]
+Cutoff = Annotated[int | None, typer.Option(help="truncate only the first CUTOFF ws layers")]
+Class = Annotated[str | None, typer.Option("--class", help="class index or name (conditional models)")]
+NoiseOption = Annotated[Noise, typer.Option(help="noise mode")]
+NoiseSeed = Annotated[int, typer.Option(help="with --noise random")]
+Format = Annotated[ImageFormat, typer.Option(help="raw (gRPC only) writes uint8 .npy arrays")]
+
+
+@app.callback()
+def main(
+    url: Annotated[str, typer.Option(envvar="GANSERVE_URL", help="http://host:port or grpc://host:port")] = Settings.url,
+    timeout: Annotated[float, typer.Option(help="seconds per call")] = Settings.timeout,
+) -> None:
+    Settings.url, Settings.timeout = url, timeout
+
+
+@app.command()
+def models() -> None:
+    """The server's models."""
+    try:
+        with client() as c:
+            for m in c.models():
+                classes = f", classes: {', '.join(m.class_names) or m.c_dim}" if m.c_dim else ""
+                typer.echo(f"{m.name}\t{m.architecture} {m.resolution}x{m.resolution}, num_ws {m.num_ws}{classes}, version {m.version}")
+    except GanserveError as error:
+        fail(error)
+
+
+@app.command()
+def generate(
+    seeds: Annotated[str, typer.Option(help="seeds and ranges: 1-8,12")],
+    out: Out,
+    model: Model = None,
+    psi: Psi = 1.0,
+    cutoff: Cutoff = None,
+    class_: Class = None,
+    noise: NoiseOption = Noise.const,
+    noise_seed: NoiseSeed = 0,
+    format: Format = ImageFormat.png,
+    batch: Annotated[int, typer.Option(help="images per request")] = 8,
+) -> None:
+    """One image per seed: OUT/seed0001.png, ..."""
+    seed_list = parse_ints(seeds)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with client() as c, progress() as bar:
+            name = model_name(c, model)
+            task = bar.add_task(f"generate {name}", total=len(seed_list))
+            for start in range(0, len(seed_list), batch):
+                chunk = seed_list[start : start + batch]
+                options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+                for seed, image in zip(chunk, c.generate(name, chunk, format=format, **options), strict=True):
+                    image.save(out / f"seed{seed:04d}{image.extension}")
+                bar.advance(task, len(chunk))
+    except GanserveError as error:
+        fail(error)
+    typer.echo(f"wrote {len(seed_list)} images to {out}")
+
+
+@app.command()
+def interpolate(
+    keyframes: Annotated[str, typer.Option(help="keyframe seeds: 1,5,9")],
+    out: Out,
+    frames: Annotated[int, typer.Option(help="frames in the walk")] = 16,
+    loop: Annotated[bool, typer.Option(help="walk back to the first keyframe")] = False,
+    space: Annotated[Space, typer.Option(help="w: lerp after mapping; z: slerp before")] = Space.w,
+    model: Model = None,
+    psi: Psi = 1.0,
+    cutoff: Cutoff = None,
+    class_: Class = None,
+    noise: NoiseOption = Noise.const,
+    noise_seed: NoiseSeed = 0,
+    format: Format = ImageFormat.png,
+) -> None:
+    """A walk through keyframe seeds: OUT/frame0000.png, ... (frames stream in as they are made over gRPC)."""
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+    try:
+        with client() as c, progress() as bar:
+            name = model_name(c, model)
+            task = bar.add_task(f"interpolate {name}", total=frames)
+            walk = c.interpolate(name, parse_ints(keyframes), frames=frames, loop=loop, space=space, format=format, **options)
+            for frame in walk:
+                frame.image.save(out / f"frame{frame.index:04d}{frame.image.extension}")
+                bar.advance(task)
+    except GanserveError as error:
+        fail(error)
+    typer.echo(f"wrote {frames} frames to {out}")
+
+
+@app.command()
+def mix(
+    rows: Annotated[str, typer.Option(help="row seeds (their other layers are kept)")],
+    columns: Annotated[str, typer.Option(help="column seeds (their chosen layers are copied in)")],
+    out: Out,
+    layers: Annotated[str, typer.Option(help="coarse, middle, fine, ranges like 0-6, or indices")] = "coarse",
+    grid: Annotated[bool, typer.Option(help="one image laid out as style_mixing.py draws it")] = False,
+    model: Model = None,
+    psi: Psi = 1.0,
+    cutoff: Cutoff = None,
+    class_: Class = None,
+    noise: NoiseOption = Noise.const,
+    noise_seed: NoiseSeed = 0,
+    format: Format = ImageFormat.png,
+) -> None:
+    """Style mixing: OUT/row{r}-col{c}.png for every cell, or OUT/grid.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    row_seeds, column_seeds = parse_ints(rows), parse_ints(columns)
+    options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+    try:
+        with client() as c, progress() as bar:
+            name = model_name(c, model)
+            task = bar.add_task(f"mix {name}", total=1)
+            result = c.mix(name, row_seeds, column_seeds, layers=layers, grid=grid, format=format, **options)
+            bar.advance(task)
+    except GanserveError as error:
+        fail(error)
+    if result.grid is not None:
+        result.grid.save(out / f"grid{result.grid.extension}")
+    for cell in result.cells:
+        cell.image.save(out / f"row{row_seeds[cell.row]}-col{column_seeds[cell.column]}{cell.image.extension}")
+    typer.echo(f"layers {result.layers}: wrote {1 if grid else len(result.cells)} images to {out}")

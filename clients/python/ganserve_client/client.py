@@ -1,0 +1,201 @@
+"""Client and AsyncClient: the same methods, over HTTP (http://host:8000) or gRPC
+(grpc://host:50051), chosen by the URL.
+
+    with Client("grpc://127.0.0.1:50051") as client:
+        images = client.generate("demo64", [1, 2, 3], psi=0.7)
+        images[0].save("1.png")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+from ganserve_client import calls
+from ganserve_client.transports import AsyncGrpc, AsyncHttp, SyncGrpc, SyncHttp, parse_url
+from ganserve_client.types import (
+    Frame,
+    Image,
+    ImageFormat,
+    LatentKind,
+    LatentLike,
+    LatentPage,
+    MixResult,
+    ModelInfo,
+    Noise,
+    Options,
+    SavedLatent,
+    Space,
+)
+
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def _options(psi: float, cutoff: int | None, class_: int | str | None, noise: Noise | str, noise_seed: int) -> Options:
+    return Options(psi=psi, cutoff=cutoff, class_=class_, noise=Noise(noise), noise_seed=noise_seed)
+
+
+class Client:
+    """Blocking client. `url`: http(s)://host:port or grpc://host:port; `timeout`: seconds per call."""
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = DEFAULT_TIMEOUT_S):
+        self.transport_name, target = parse_url(url)
+        self._transport = (SyncHttp if self.transport_name == "http" else SyncGrpc)(target, timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def models(self) -> list[ModelInfo]:
+        return self._transport.unary(calls.list_models())
+
+    def generate(
+        self,
+        model: str,
+        latents: Sequence[LatentLike],
+        *,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        class_: int | str | None = None,
+        noise: Noise | str = Noise.const,
+        noise_seed: int = 0,
+        format: ImageFormat | str = ImageFormat.png,
+        include_ws: bool = False,
+        grid: bool = False,
+        columns: int | None = None,
+    ) -> list[Image]:
+        """One image per latent (ints are seeds), in order; with grid, one image of them all."""
+        options = _options(psi, cutoff, class_, noise, noise_seed)
+        return self._transport.unary(calls.generate(model, latents, options, ImageFormat(format), include_ws, grid, columns))
+
+    def interpolate(
+        self,
+        model: str,
+        keyframes: Sequence[LatentLike],
+        *,
+        frames: int = 16,
+        space: Space | str = Space.w,
+        loop: bool = False,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        class_: int | str | None = None,
+        noise: Noise | str = Noise.const,
+        noise_seed: int = 0,
+        format: ImageFormat | str = ImageFormat.png,
+        include_ws: bool = False,
+        latents_only: bool = False,
+    ) -> Iterator[Frame]:
+        """Frames in order, as they are made (gRPC streams them; leaving the loop early cancels the rest)."""
+        options = _options(psi, cutoff, class_, noise, noise_seed)
+        call = calls.interpolate(model, keyframes, frames, Space(space), loop, options, ImageFormat(format), include_ws, latents_only)
+        return self._transport.stream(call)
+
+    def mix(
+        self,
+        model: str,
+        rows: Sequence[LatentLike],
+        columns: Sequence[LatentLike],
+        *,
+        layers: str | Sequence[int] = "coarse",
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        class_: int | str | None = None,
+        noise: Noise | str = Noise.const,
+        noise_seed: int = 0,
+        format: ImageFormat | str = ImageFormat.png,
+        include_ws: bool = False,
+        grid: bool = False,
+    ) -> MixResult:
+        """Every row latent with `layers` taken from every column latent: the cells, or one grid image."""
+        options = _options(psi, cutoff, class_, noise, noise_seed)
+        return self._transport.unary(calls.mix(model, rows, columns, layers, options, ImageFormat(format), include_ws, grid))
+
+    def save_latent(
+        self,
+        model: str,
+        latent: LatentLike,
+        *,
+        kind: LatentKind | str | None = None,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        class_: int | str | None = None,
+        name: str = "",
+        ttl_s: float | None = None,
+    ) -> SavedLatent:
+        kind = LatentKind(kind) if kind else None
+        return self._transport.unary(calls.save_latent(model, latent, kind, psi, cutoff, class_, name, ttl_s))
+
+    def get_latent(self, id: str) -> SavedLatent:
+        return self._transport.unary(calls.get_latent(id))
+
+    def delete_latent(self, id: str) -> None:
+        self._transport.unary(calls.delete_latent(id))
+
+    def list_latents(
+        self, model: str | None = None, *, limit: int | None = None, cursor: str | None = None, include_values: bool = False
+    ) -> LatentPage:
+        return self._transport.unary(calls.list_latents(model, limit, cursor, include_values))
+
+
+class _CallBuilder:
+    """A transport that hands the Call back instead of sending it: a Client over it builds the
+    calls of AsyncClient, so that the arguments of every method are handled in one place."""
+
+    def unary(self, call: calls.Call) -> calls.Call:
+        return call
+
+    stream = unary
+
+
+_BUILD = Client.__new__(Client)
+_BUILD._transport = _CallBuilder()
+
+
+class AsyncClient:
+    """The same methods as Client (same arguments), awaited; interpolate is an async iterator."""
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = DEFAULT_TIMEOUT_S):
+        self.transport_name, target = parse_url(url)
+        self._transport = (AsyncHttp if self.transport_name == "http" else AsyncGrpc)(target, timeout)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    async def models(self) -> list[ModelInfo]:
+        return await self._transport.unary(calls.list_models())
+
+    async def generate(self, model: str, latents: Sequence[LatentLike], **kwargs) -> list[Image]:
+        """See Client.generate."""
+        return await self._transport.unary(_BUILD.generate(model, latents, **kwargs))
+
+    def interpolate(self, model: str, keyframes: Sequence[LatentLike], **kwargs) -> AsyncIterator[Frame]:
+        """See Client.interpolate."""
+        return self._transport.stream(_BUILD.interpolate(model, keyframes, **kwargs))
+
+    async def mix(self, model: str, rows: Sequence[LatentLike], columns: Sequence[LatentLike], **kwargs) -> MixResult:
+        """See Client.mix."""
+        return await self._transport.unary(_BUILD.mix(model, rows, columns, **kwargs))
+
+    async def save_latent(self, model: str, latent: LatentLike, **kwargs) -> SavedLatent:
+        """See Client.save_latent."""
+        return await self._transport.unary(_BUILD.save_latent(model, latent, **kwargs))
+
+    async def get_latent(self, id: str) -> SavedLatent:
+        return await self._transport.unary(calls.get_latent(id))
+
+    async def delete_latent(self, id: str) -> None:
+        await self._transport.unary(calls.delete_latent(id))
+
+    async def list_latents(self, model: str | None = None, **kwargs) -> LatentPage:
+        """See Client.list_latents."""
+        return await self._transport.unary(_BUILD.list_latents(model, **kwargs))

@@ -1,0 +1,181 @@
+"""Request and response types, the same over both transports."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+
+class ImageFormat(StrEnum):
+    png = "png"
+    jpeg = "jpeg"
+    webp = "webp"
+    raw = "raw"  # uint8 pixels [height, width, channels], no encoding: gRPC only
+
+
+class Noise(StrEnum):
+    const = "const"  # each layer's stored noise (NVlabs' default)
+    none = "none"
+    random = "random"  # drawn from noise_seed: reproducible
+
+
+class Space(StrEnum):
+    w = "w"  # lerp after mapping
+    z = "z"  # slerp before mapping: keyframes must be seeds or z
+
+
+class LatentKind(StrEnum):
+    z = "z"
+    w = "w"
+    ws = "ws"
+
+
+@dataclass(frozen=True)
+class Latent:
+    """One input latent. Plain ints are seeds and SavedLatent objects their ids wherever a latent is taken."""
+
+    kind: str  # seed | z | w | ws | id
+    value: int | str | tuple
+
+    @classmethod
+    def seed(cls, seed: int) -> Latent:
+        return cls("seed", int(seed))
+
+    @classmethod
+    def z(cls, values) -> Latent:
+        return cls("z", tuple(np.asarray(values, np.float32).ravel().tolist()))
+
+    @classmethod
+    def w(cls, values) -> Latent:
+        return cls("w", tuple(np.asarray(values, np.float32).ravel().tolist()))
+
+    @classmethod
+    def ws(cls, values) -> Latent:
+        """ws [num_ws, w_dim], e.g. Image.ws of an earlier result."""
+        array = np.asarray(values, np.float32)
+        if array.ndim != 2:
+            raise ValueError(f"ws must be [num_ws, w_dim], got shape {array.shape}")
+        return cls("ws", tuple(map(tuple, array.tolist())))
+
+    @classmethod
+    def saved(cls, id: str) -> Latent:
+        return cls("id", str(id))
+
+
+@dataclass
+class Options:
+    """What every generation call takes besides its latents."""
+
+    psi: float = 1.0  # truncation: 1 none, 0 w_avg
+    cutoff: int | None = None  # truncate only ws[:cutoff]
+    class_: int | str | None = None  # conditional models: index or name
+    noise: Noise = Noise.const
+    noise_seed: int = 0
+
+
+@dataclass
+class Image:
+    format: ImageFormat
+    media_type: str
+    data: bytes  # encoded bytes, or raw uint8 pixels
+    shape: tuple[int, ...] | None = None  # [height, width, channels]; always known for raw
+    ws: np.ndarray | None = None  # the final ws [num_ws, w_dim] when include_ws was asked for
+
+    def array(self) -> np.ndarray:
+        """uint8 pixels [height, width, channels] (encoded images need Pillow)."""
+        if self.format == ImageFormat.raw:
+            return np.frombuffer(self.data, np.uint8).reshape(self.shape)
+        from PIL import Image as PILImage
+
+        pixels = np.asarray(PILImage.open(io.BytesIO(self.data)))
+        return pixels if pixels.ndim == 3 else pixels[..., None]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bytes as they came (raw pixels as a .npy array); the path written."""
+        path = Path(path)
+        if self.format == ImageFormat.raw:
+            path = path.with_suffix(".npy")
+            np.save(path, self.array())
+        else:
+            path.write_bytes(self.data)
+        return path
+
+    @property
+    def extension(self) -> str:
+        return {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "raw": ".npy"}[self.format]
+
+
+@dataclass
+class Frame:
+    index: int
+    count: int  # frames in the whole walk
+    image: Image | None  # None with latents_only
+    ws: np.ndarray | None = None
+
+
+@dataclass
+class MixCell:
+    row: int
+    column: int
+    image: Image
+
+
+@dataclass
+class MixResult:
+    layers: list[int]
+    cells: list[MixCell] = field(default_factory=list)  # row-major; empty with grid
+    grid: Image | None = None
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    architecture: str
+    resolution: int
+    img_channels: int
+    z_dim: int
+    w_dim: int
+    num_ws: int
+    c_dim: int
+    class_names: list[str]
+    layer_groups: dict[str, list[int]]
+    version: str
+    engine: str
+    source: dict
+
+
+@dataclass
+class SavedLatent:
+    id: str
+    model: str
+    model_version: str
+    kind: LatentKind
+    shape: tuple[int, ...]
+    name: str
+    source: dict
+    created: float
+    expires: float | None
+    values: np.ndarray | None = None  # None in a listing without include_values
+
+
+@dataclass
+class LatentPage:
+    latents: list[SavedLatent]
+    next_cursor: str | None  # pass as cursor for the next page; None on the last
+
+
+LatentLike = int | Latent | SavedLatent
+
+
+def as_latent(value: LatentLike) -> Latent:
+    if isinstance(value, Latent):
+        return value
+    if isinstance(value, SavedLatent):
+        return Latent.saved(value.id)
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return Latent.seed(int(value))
+    raise TypeError(f"a latent is an int seed, a Latent or a SavedLatent, not {type(value).__name__}")

@@ -1,0 +1,90 @@
+"""Style mixing, rows x columns, as NVlabs' style_mixing.py does it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ganserve import latents
+from ganserve.api.schemas import MixOutput, MixRequest
+from ganserve.errors import InvalidInput
+from ganserve.pipeline import ModelPipeline
+
+
+@dataclass
+class MixedLatents:
+    layers: list[int]  # the ws indices copied from the columns
+    row_ws: np.ndarray  # [R, num_ws, w_dim], not truncated
+    column_ws: np.ndarray  # [C, num_ws, w_dim]
+    cells_ws: np.ndarray  # [R * C, num_ws, w_dim], row-major
+
+
+def resolve_layers(body: MixRequest, pipeline: ModelPipeline) -> list[int]:
+    cfg = pipeline.config
+    if isinstance(body.layers, list):
+        bad = [i for i in body.layers if not 0 <= i < cfg.num_ws]
+        if bad or not body.layers:
+            raise InvalidInput("layers", f"layer indices must be 0-{cfg.num_ws - 1}")
+        return sorted(set(body.layers))
+    try:
+        return latents.parse_layers(body.layers, cfg.num_ws, cfg.layer_groups)
+    except ValueError as exc:
+        raise InvalidInput("layers", str(exc)) from None
+
+
+def check(body: MixRequest, settings) -> None:
+    side = settings.max_mix_side
+    for name, items in (("rows", body.rows), ("columns", body.columns)):
+        if len(items) > side:
+            raise InvalidInput(name, f"at most {side} {name} (GANSERVE_MAX_MIX_SIDE)")
+    if body.output == MixOutput.cell:
+        if body.row is None or body.row >= len(body.rows):
+            raise InvalidInput("row", f"output=cell needs a row index 0-{len(body.rows) - 1}")
+        if body.column is None or body.column >= len(body.columns):
+            raise InvalidInput("column", f"output=cell needs a column index 0-{len(body.columns) - 1}")
+
+
+async def mixed_latents(state, pipeline: ModelPipeline, body: MixRequest) -> MixedLatents:
+    check(body, state.settings)
+    layers = resolve_layers(body, pipeline)
+    class_index = pipeline.class_index(body.class_)
+    row_ws = await pipeline.to_ws(body.rows, class_index, "rows")
+    column_ws = await pipeline.to_ws(body.columns, class_index, "columns")
+    cells_ws = latents.mix(row_ws, column_ws, layers).reshape(len(row_ws) * len(column_ws), *row_ws.shape[1:])
+    return MixedLatents(layers, row_ws, column_ws, cells_ws)
+
+
+async def _synthesize(state, pipeline: ModelPipeline, body: MixRequest, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    final_ws = pipeline.truncate(ws, body.psi, body.cutoff)
+    images = await pipeline.synthesize(final_ws, body.noise, body.noise_seed)
+    state.metrics.images.labels(pipeline.config.name).inc(len(images))
+    return images, final_ws
+
+
+async def cells(state, pipeline: ModelPipeline, body: MixRequest, mixed: MixedLatents) -> tuple[np.ndarray, np.ndarray]:
+    """(images, final ws) of every cell, row-major; with output=cell, only the chosen one."""
+    ws = mixed.cells_ws
+    if body.output == MixOutput.cell:
+        ws = ws[body.row * len(body.columns) + body.column][None]
+    return await _synthesize(state, pipeline, body, ws)
+
+
+async def grid(state, pipeline: ModelPipeline, body: MixRequest, mixed: MixedLatents) -> np.ndarray:
+    """One canvas: the column sources along the top, the row sources on the left, cells between."""
+    all_ws = np.concatenate([mixed.column_ws, mixed.row_ws, mixed.cells_ws])
+    images, _ = await _synthesize(state, pipeline, body, all_ws)
+    return await state.run_blocking(draw_grid, images, len(body.rows), len(body.columns))
+
+
+def draw_grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    _, h, w, c = images.shape
+    canvas = np.zeros(((rows + 1) * h, (cols + 1) * w, c), dtype=np.uint8)
+    col_images, row_images, cell_images = images[:cols], images[cols : cols + rows], images[cols + rows :]
+    for j in range(cols):
+        canvas[:h, (j + 1) * w : (j + 2) * w] = col_images[j]
+    for i in range(rows):
+        canvas[(i + 1) * h : (i + 2) * h, :w] = row_images[i]
+        for j in range(cols):
+            canvas[(i + 1) * h : (i + 2) * h, (j + 1) * w : (j + 2) * w] = cell_images[i * cols + j]
+    return canvas

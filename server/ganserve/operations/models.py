@@ -1,0 +1,25 @@
+"""What is served: everything a client needs to build latents for a model."""
+
+from __future__ import annotations
+
+from ganserve.api.schemas import ModelInfo
+from ganserve.pipeline import ModelPipeline
+
+
+def model_info(pipeline: ModelPipeline) -> ModelInfo:
+    cfg = pipeline.config
+    return ModelInfo(
+        name=cfg.name,
+        architecture=cfg.architecture,
+        resolution=cfg.resolution,
+        img_channels=cfg.img_channels,
+        z_dim=cfg.z_dim,
+        w_dim=cfg.w_dim,
+        num_ws=cfg.num_ws,
+        c_dim=cfg.c_dim,
+        class_names=cfg.class_names,
+        layer_groups=cfg.layer_groups,
+        version=pipeline.digest[:16],
+        engine=pipeline.engine.name,
+        source=cfg.source.model_dump(),
+    )

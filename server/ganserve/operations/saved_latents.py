@@ -1,0 +1,117 @@
+"""Saved latents: a z, w or ws kept under a short id until deleted (or its ttl_s).
+
+Save from a seed, from explicit values, or from another saved latent ({"id": ...}, e.g. a saved z
+as w). The result of an interpolation or a batch is saved by posting the ws it returned: those
+ws are already truncated, so save them with psi 1 (the default).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from ganserve.api.latent_schemas import SavedLatentEntry, SaveLatentRequest
+from ganserve.errors import InvalidInput, NotFound
+from ganserve.pipeline import ModelPipeline
+from ganserve.store import LatentKind, SavedLatent, is_valid_id, new_id
+
+DEFAULT_KIND: dict[str, LatentKind] = {"seed": "z", "z": "z", "w": "w", "ws": "ws"}
+
+
+@contextmanager
+def _field_renamed(old: str, new: str):
+    """The pipeline names fields of a latent list (`latent[0].w`); here the body has one latent."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if not exc.field.startswith(old):
+            raise
+        raise InvalidInput(new + exc.field[len(old) :], exc.message) from None
+
+
+async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.ndarray, dict, LatentKind]:
+    """The float32 values to store, how they were made, and their kind."""
+    latent = await pipeline.resolve_saved(body.latent, "latent")  # {"id": ...}: a copy, e.g. a saved z as w
+    if body.latent.id is not None:
+        source: dict = {"saved": body.latent.id}
+    elif latent.seed is not None:
+        source = {"seed": latent.seed}
+    else:
+        source = {"explicit": latent.kind}
+    kind = body.kind or DEFAULT_KIND[latent.kind]
+    if kind == "z":
+        if latent.kind not in ("seed", "z"):
+            raise InvalidInput("kind", f"kind z needs a seed or z latent; save a {latent.kind} latent as kind w or ws")
+        for field, given in (("psi", body.psi != 1), ("cutoff", body.cutoff is not None), ("class", body.class_ is not None)):
+            if given:
+                raise InvalidInput(field, "applies to kind w or ws only: a saved z is the latent before mapping")
+        return await pipeline.z_of(latent, "latent"), source, kind  # a seed's z exactly as seeds_to_z
+
+    class_index = pipeline.class_index(body.class_)
+    with _field_renamed("latent[0]", "latent"):
+        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index, "latent"), body.psi, body.cutoff)[0]
+    source["psi"] = body.psi
+    if body.cutoff is not None:
+        source["cutoff"] = body.cutoff
+    if class_index is not None:
+        source["class"] = class_index
+    if kind == "w":
+        if not np.array_equal(ws, np.broadcast_to(ws[0], ws.shape)):
+            raise InvalidInput("kind", "these ws differ between layers (a ws latent, or a cutoff): save them as kind ws")
+        return ws[0], source, kind
+    return ws, source, kind
+
+
+async def save(state, body: SaveLatentRequest) -> SavedLatent:
+    pipeline = state.pipeline(body.model)
+    values, source, kind = await _values(body, pipeline)
+    now = time.time()
+    latent = SavedLatent(
+        id=new_id(),
+        model=pipeline.config.name,
+        model_version=pipeline.digest[:16],
+        kind=kind,
+        values=values.tolist(),
+        name=body.name,
+        source=source,
+        created=now,
+        expires=None if body.ttl_s is None else now + body.ttl_s,
+    )
+    return await state.latent_store.save(latent)
+
+
+def _not_found(id: str) -> NotFound:
+    return NotFound("id", f"no saved latent {id!r} (never saved, deleted or expired)")
+
+
+async def get(state, id: str) -> SavedLatent:
+    latent = await state.latent_store.get(id) if is_valid_id(id) else None  # other ids cannot have been saved
+    if latent is None:
+        raise _not_found(id)
+    return latent
+
+
+async def delete(state, id: str) -> None:
+    if not (is_valid_id(id) and await state.latent_store.delete(id)):
+        raise _not_found(id)
+
+
+async def list_page(
+    state, model: str | None, limit: int | None, cursor: str | None, include_values: bool
+) -> tuple[list[SavedLatentEntry], str | None]:
+    """Newest first, a page at a time; the cursor of the next page (None on the last)."""
+    most = state.settings.max_saved_latents_page
+    if limit is not None and limit > most:
+        raise InvalidInput("limit", f"at most {most} per page (GANSERVE_MAX_SAVED_LATENTS_PAGE)")
+    page, next_cursor = await state.latent_store.list(model, limit or most, cursor)
+    entries = [
+        SavedLatentEntry(
+            **latent.model_dump(exclude={"values"}),
+            shape=list(latent.array().shape),
+            values=latent.values if include_values else None,
+        )
+        for latent in page
+    ]
+    return entries, next_cursor

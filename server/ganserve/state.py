@@ -1,0 +1,93 @@
+"""What the HTTP and gRPC front ends share in one gateway process: the models' pipelines, the
+caches, the saved-latent store, the Triton client and the encoder threads. Built once, in the
+FastAPI lifespan, which also starts and stops the gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ganserve.artifacts import discover
+from ganserve.cache import make_caches
+from ganserve.engines import EngineError, load_engine
+from ganserve.errors import NotFound
+from ganserve.pipeline import ModelPipeline, NoiseMode
+from ganserve.settings import EngineKind, Settings
+from ganserve.store import make_store
+
+log = logging.getLogger("ganserve")
+
+
+class AppState:
+    def __init__(self, settings: Settings, metrics):
+        self.settings, self.metrics = settings, metrics
+        self.pipelines: dict[str, ModelPipeline] = {}
+        self.w_cache, self.image_cache = make_caches(settings)
+        self.latent_store = make_store(settings)
+        self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
+        self.ready = False
+        self.started_at = time.monotonic()
+        self.triton_client = None  # one long-lived client shared by every model, with GANSERVE_ENGINE=triton
+
+    def pipeline(self, model: str, field: str = "model") -> ModelPipeline:
+        found = self.pipelines.get(model)
+        if found is None:
+            known = ", ".join(self.pipelines) or "none"
+            raise NotFound(field, f"unknown model {model!r}; models: {known}")
+        return found
+
+    async def run_blocking(self, fn, *args):
+        """Encoding and other CPU work, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.encoder, fn, *args)
+
+    async def load_models(self) -> None:
+        if self.settings.engine == EngineKind.triton:
+            from ganserve.engines.triton import connect
+
+            self.triton_client = connect(self.settings)
+        for artifact in discover(self.settings.models_dir):
+            engine = await asyncio.to_thread(load_engine, artifact, self.settings, self.triton_client)
+            pipeline = ModelPipeline(artifact, engine, self.settings, self.w_cache, self.latent_store)
+            try:
+                await warm_up(pipeline)
+                log.info("model %s ready on %s (%s)", artifact.config.name, engine.name, artifact.digest[:12])
+            except EngineError as exc:  # Triton not up yet: /readyz says so until it is
+                log.warning("model %s loaded but not warmed up: %s", artifact.config.name, exc)
+            self.pipelines[artifact.config.name] = pipeline
+        if not self.pipelines:
+            log.warning("no models found in %s", self.settings.models_dir)
+
+    async def not_ready_reason(self) -> str | None:
+        if not self.ready:
+            return "starting"
+        if not self.pipelines:
+            return f"no models in {self.settings.models_dir}"
+        for name, pipeline in self.pipelines.items():
+            try:
+                await pipeline.engine.check_ready()
+            except EngineError as exc:
+                return f"{name}: {exc}"
+        return None
+
+    async def close(self) -> None:
+        for pipeline in self.pipelines.values():
+            await pipeline.close()
+        if self.triton_client is not None:
+            await self.triton_client.close()
+        for cache in (self.image_cache, self.w_cache):  # the w cache owns a shared Redis client
+            await cache.close()
+        await self.latent_store.close()
+        self.encoder.shutdown(wait=False)
+
+
+async def warm_up(pipeline: ModelPipeline) -> None:
+    """One pass through every graph, so that the first real request does not pay for it."""
+    cls = 0 if pipeline.config.c_dim else None
+    w = await pipeline.w_from_z(np.zeros([1, pipeline.config.z_dim], np.float32) + 1, cls)
+    ws = np.repeat(w[:, None], pipeline.config.num_ws, axis=1)
+    await pipeline.synthesize(ws, NoiseMode.const)
+    await pipeline.synthesize(ws, NoiseMode.random)
