@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test system-deps lint format bench bench-triton bench-cache compile triton-env triton clean
+.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc compile proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -60,6 +60,14 @@ bench-triton: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
 bench-cache: $(BIN)/.serve-deps system-deps
 	$(BIN)/ganserve bench-cache
 
+# gRPC: load the same server over gRPC (raw tensors and PNG) and HTTP (PNG), p50/p99 at concurrency 1 and 32.
+bench-grpc: $(BIN)/.serve-deps
+	$(BIN)/ganserve bench-grpc
+
+# Regenerate the gRPC stubs (clients/python/ganserve_client/generated/) after editing proto/ganserve/v1/ganserve.proto.
+proto: $(BIN)/.test-deps
+	$(BIN)/python proto/generate.py
+
 # Rebuild the demo model's ONNX graphs after changing the generator or its weights.
 compile: $(BIN)/.test-deps
 	$(BIN)/ganserve compile models/demo64
@@ -69,4 +77,4 @@ triton: $(BIN)/.serve-deps $(TRITON_ENV)/.deps
 	$(BIN)/ganserve triton
 
 clean:
-	rm -rf $(VENV) $(TRITON_ENV) .pytest_cache .ruff_cache server/*.egg-info
+	rm -rf $(VENV) $(TRITON_ENV) .pytest_cache .ruff_cache server/*.egg-info clients/python/*.egg-info

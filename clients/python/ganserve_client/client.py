@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 from ganserve_client import calls
+from ganserve_client.errors import InvalidInput
 from ganserve_client.transports import AsyncGrpc, AsyncHttp, SyncGrpc, SyncHttp, parse_url
 from ganserve_client.types import (
     Frame,
@@ -31,6 +33,8 @@ DEFAULT_TIMEOUT_S = 60.0
 
 
 def _options(psi: float, cutoff: int | None, class_: int | str | None, noise: Noise | str, noise_seed: int) -> Options:
+    if not math.isfinite(psi):
+        raise InvalidInput(f"psi: must be a finite number, got {psi}", "psi")
     return Options(psi=psi, cutoff=cutoff, class_=class_, noise=Noise(noise), noise_seed=noise_seed)
 
 

@@ -81,6 +81,8 @@ class SyncHttp:
             response = self.client.request(http.method, http.path, json=http.json, params=http.params)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from None
+        except ValueError as exc:  # JSON has no NaN or infinity
+            raise errors.InvalidInput(f"request: {exc}") from None
         return http_result(http, response)
 
     def unary(self, call: Call):
@@ -103,6 +105,8 @@ class AsyncHttp:
             response = await self.client.request(http.method, http.path, json=http.json, params=http.params)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from None
+        except ValueError as exc:  # JSON has no NaN or infinity
+            raise errors.InvalidInput(f"request: {exc}") from None
         return http_result(http, response)
 
     async def unary(self, call: Call):
