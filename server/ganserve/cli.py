@@ -1,4 +1,4 @@
-"""The `ganserve` command: serve, compile, demo, bench, bench-triton."""
+"""The `ganserve` command: serve, compile, triton, demo and the benchmarks."""
 
 from __future__ import annotations
 
@@ -121,6 +121,21 @@ def bench_triton(
     levels = [1, 32] if quick else [int(c) for c in concurrency.split(",")]
     path = run_triton_benchmark(model, 40 if quick else requests, levels, out, http_seconds=1 if quick else http_seconds)
     typer.echo(f"wrote {path}")
+
+
+@app.command("bench-grpc")
+def bench_grpc(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,32",
+    requests_c1: Annotated[int, typer.Option(help="requests at concurrency 1, per mode")] = 400,
+    requests_per_worker: Annotated[int, typer.Option(help="above concurrency 1: requests per concurrent client, per mode")] = 40,
+    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
+) -> None:
+    """gRPC raw tensors vs gRPC PNG vs HTTP PNG: p50/p99 of one-image requests at each concurrency level."""
+    from ganserve.bench.grpc import run_grpc_benchmark
+
+    levels = [int(c) for c in concurrency.split(",")]
+    typer.echo(f"wrote {run_grpc_benchmark(model, out, levels, requests_c1, requests_per_worker)}")
 
 
 @app.command("bench-cache")
