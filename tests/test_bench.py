@@ -199,3 +199,22 @@ def test_run_cache_benchmark_writes_results(tmp_path):
     assert result["inprocess"]["redis_mget_1kib"]["calls"] == 30
     # The LRU server never touched Redis; the Redis one stored its images and w there.
     assert result["redis"]["state"]["after_http_lru"]["keys"] == 0 < result["redis"]["state"]["after_http_redis"]["keys"]
+
+
+@pytest.mark.slow
+def test_run_grpc_benchmark_writes_results(tmp_path):
+    """`ganserve bench-grpc` with a few requests per level: keys and outcomes, not figures."""
+    from ganserve.bench.grpc import MODES, run_grpc_benchmark
+
+    path = run_grpc_benchmark("demo64", tmp_path, [1, 2], requests_c1=5, requests_per_worker=2, log=lambda _: None)
+    result = json.loads(path.read_text())
+    assert path.name.startswith("bench-grpc-demo64-") and result["schema"] == "ganserve-bench-grpc/1"
+    assert set(result["modes"]) == set(MODES)
+    for runs in result["modes"].values():
+        assert [run["concurrency"] for run in runs] == [1, 2]
+        for run in runs:
+            assert run["errors"] == 0 and run["outcomes"] == {"ok": run["requests"]}
+            assert run["latency_ms"]["p99"] >= run["latency_ms"]["p50"] > 0 and run["server_cpu_ms_per_image"] > 0
+    assert set(result["comparisons"]) == {
+        f"{m}_vs_http_png_{s}_c{c}" for m in ("grpc_raw", "grpc_png") for s in ("p50", "p99") for c in (1, 2)
+    }
