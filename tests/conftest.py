@@ -83,6 +83,12 @@ def live_server(settings, tmp_path_factory):
     from ganserve.bench.server import gateway
 
     workdir = tmp_path_factory.mktemp("live")
+    with gateway(served_env(settings, workdir), workdir / "server.log", COND_MODEL) as (server, _):
+        yield server
+
+
+def served_env(settings: Settings, workdir: Path, **extra: str) -> dict[str, str]:
+    """GANSERVE_* for a `ganserve serve` subprocess serving the test models, with its own latent store."""
     env = {
         "GANSERVE_MODELS_DIR": str(settings.models_dir),
         "GANSERVE_MODEL_REPOSITORY": str(settings.model_repository),
@@ -91,8 +97,7 @@ def live_server(settings, tmp_path_factory):
         "GANSERVE_MAX_FRAMES": str(settings.max_frames),
         "GANSERVE_MAX_MIX_SIDE": str(settings.max_mix_side),
     }
-    with gateway(env, workdir / "server.log", COND_MODEL) as (server, _):
-        yield server
+    return {**env, **{f"GANSERVE_{key.upper()}": value for key, value in extra.items()}}
 
 
 def assert_error(response, status: int, field: str | None = None) -> dict:

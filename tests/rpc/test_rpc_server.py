@@ -15,7 +15,7 @@ from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from conftest import COND_MODEL
+from conftest import COND_MODEL, served_env
 from ganserve.batching import Overloaded
 from ganserve.engines import EngineError
 from ganserve.rpc.interceptors import status_of
@@ -88,12 +88,7 @@ def test_shutdown_finishes_calls_in_flight(settings, tmp_path):
     lifespan shuts down cleanly (uvicorn then re-raises the signal: exit status -15)."""
     from ganserve.bench.server import gateway
 
-    env = {
-        "GANSERVE_MODELS_DIR": str(settings.models_dir),
-        "GANSERVE_MODEL_REPOSITORY": str(settings.model_repository),
-        "GANSERVE_LATENTS_PATH": str(tmp_path / "latents.sqlite3"),
-        "GANSERVE_BATCH_MAX_SIZE": "1",  # one engine call per frame: the walk is still running when SIGTERM comes
-    }
+    env = served_env(settings, tmp_path, batch_max_size="1", max_frames="64")  # one engine call per frame: the walk still runs at SIGTERM
     with gateway(env, tmp_path / "server.log", COND_MODEL) as (server, _):
         with grpc.insecure_channel(server.grpc_target) as channel:
             stub = ganserve_pb2_grpc.GeneratorStub(channel)

@@ -54,6 +54,11 @@ def model_name(client: Client, model: str | None) -> str:
     return names[0]
 
 
+def generation_options(psi: float, cutoff: int | None, class_: str | None, noise: Noise, noise_seed: int) -> dict:
+    """The options every generating command takes, as Client keyword arguments."""
+    return {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+
+
 def progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
 
@@ -115,7 +120,7 @@ def generate(
             task = bar.add_task(f"generate {name}", total=len(seed_list))
             for start in range(0, len(seed_list), batch):
                 chunk = seed_list[start : start + batch]
-                options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+                options = generation_options(psi, cutoff, class_, noise, noise_seed)
                 for seed, image in zip(chunk, c.generate(name, chunk, format=format, **options), strict=True):
                     image.save(out / f"seed{seed:04d}{image.extension}")
                 bar.advance(task, len(chunk))
@@ -141,7 +146,7 @@ def interpolate(
 ) -> None:
     """A walk through keyframe seeds: OUT/frame0000.png, ... (frames stream in as they are made over gRPC)."""
     out.mkdir(parents=True, exist_ok=True)
-    options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+    options = generation_options(psi, cutoff, class_, noise, noise_seed)
     try:
         with client() as c, progress() as bar:
             name = model_name(c, model)
@@ -173,7 +178,7 @@ def mix(
     """Style mixing: OUT/row{r}-col{c}.png for every cell, or OUT/grid.png."""
     out.mkdir(parents=True, exist_ok=True)
     row_seeds, column_seeds = parse_ints(rows), parse_ints(columns)
-    options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+    options = generation_options(psi, cutoff, class_, noise, noise_seed)
     try:
         with client() as c, progress() as bar:
             name = model_name(c, model)
