@@ -11,9 +11,10 @@ import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, computed_field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 from safetensors.numpy import load_file
 
 CONFIG_FILE = "generator.json"
@@ -34,15 +35,57 @@ class SynthesisConfig(BaseModel):
     conv_clamp: float | None = None
 
 
+class StyleGAN3Options(BaseModel):
+    """NVlabs networks_stylegan3 SynthesisNetwork/SynthesisLayer arguments (their defaults are config T;
+    config R: conv_kernel 1, use_radial_filters, channels doubled). Filters themselves are weights."""
+
+    num_layers: int = 14  # layers, excluding the Fourier input and toRGB
+    num_critical: int = 2  # critically sampled layers at the end
+    first_cutoff: float = 2
+    first_stopband: float = 2**2.1
+    last_stopband_rel: float = 2**0.3
+    margin_size: int = 10
+    output_scale: float = 0.25
+    conv_kernel: int = 3
+    filter_size: int = 6
+    lrelu_upsampling: float = 2
+    use_radial_filters: bool = False
+
+    def layer_geometry(self, resolution: int, img_channels: int, channel_base: int, channel_max: int) -> dict[str, np.ndarray]:
+        """Per layer (input first, toRGB last): cutoffs, stopbands, sampling rates, sizes, channels.
+        The same arithmetic as NVlabs' SynthesisNetwork.__init__."""
+        last_cutoff = resolution / 2
+        last_stopband = last_cutoff * self.last_stopband_rel
+        exponents = np.minimum(np.arange(self.num_layers + 1) / (self.num_layers - self.num_critical), 1)
+        cutoffs = self.first_cutoff * (last_cutoff / self.first_cutoff) ** exponents
+        stopbands = self.first_stopband * (last_stopband / self.first_stopband) ** exponents
+        sampling_rates = np.exp2(np.ceil(np.log2(np.minimum(stopbands * 2, resolution))))
+        half_widths = np.maximum(stopbands, sampling_rates / 2) - cutoffs
+        sizes = sampling_rates + self.margin_size * 2
+        sizes[-2:] = resolution
+        channels = np.rint(np.minimum((channel_base / 2) / cutoffs, channel_max))
+        channels[-1] = img_channels
+        return {
+            "cutoffs": cutoffs,
+            "stopbands": stopbands,
+            "sampling_rates": sampling_rates,
+            "half_widths": half_widths,
+            "sizes": sizes,
+            "channels": channels,
+        }
+
+
 class Source(BaseModel):
-    kind: str  # "random-init", "nvlabs-pickle", "trained"
+    kind: str  # "random-init", "nvlabs-pickle", "nvlabs-reference", "trained"
     detail: str = ""
+    # Provenance of an import: file name, sha256, NVlabs class and constructor kwargs.
+    details: dict = {}
 
 
 class ModelConfig(BaseModel):
     format: str = "ganserve-generator/1"
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    architecture: str = "stylegan2"
+    architecture: Literal["stylegan2", "stylegan3"] = "stylegan2"
     resolution: int
     img_channels: int = 3
     z_dim: int
@@ -52,7 +95,14 @@ class ModelConfig(BaseModel):
     class_names: list[str] = []
     mapping: MappingConfig = MappingConfig()
     synthesis: SynthesisConfig = SynthesisConfig()
+    stylegan3: StyleGAN3Options | None = None  # set exactly when architecture is stylegan3
     source: Source
+
+    @model_validator(mode="after")
+    def _architecture_options(self) -> ModelConfig:
+        if (self.architecture == "stylegan3") != (self.stylegan3 is not None):
+            raise ValueError("stylegan3 options are given exactly for architecture stylegan3")
+        return self
 
     @field_validator("resolution")
     @classmethod
@@ -66,15 +116,37 @@ class ModelConfig(BaseModel):
     def layer_groups(self) -> dict[str, list[int]]:
         """Named ws index groups; groups with no layer at this resolution are left out."""
         groups = {}
-        for name, (low, high) in LAYER_GROUP_RESOLUTIONS.items():
-            indices = [i for i in range(self.num_ws) if low <= 4 * 2 ** (i // 2) <= high]
+        for name, (low, high) in self._group_bounds().items():
+            indices = [i for i, res in enumerate(self._ws_resolutions()) if low <= res <= high]
             if indices:
                 groups[name] = indices
         return groups
 
+    def _ws_resolutions(self) -> list[float]:
+        """The resolution each ws index drives: StyleGAN2 blocks, or StyleGAN3 sampling rates
+        (ws[0] drives the Fourier input, ws[i] layer i-1)."""
+        if self.stylegan3 is None:
+            return [4 * 2 ** (i // 2) for i in range(self.num_ws)]
+        syn = self.synthesis
+        rates = self.stylegan3.layer_geometry(self.resolution, self.img_channels, syn.channel_base, syn.channel_max)["sampling_rates"]
+        return [float(rates[0]), *map(float, rates)]
+
+    def _group_bounds(self) -> dict[str, tuple[int, int]]:
+        # StyleGAN3 starts at 16 samples: coarse is the Fourier input and the 16-rate layers.
+        if self.stylegan3 is None:
+            return LAYER_GROUP_RESOLUTIONS
+        return {"coarse": (1, 16), "middle": (32, 64), "fine": (128, 1 << 30)}
+
+    @property
+    def graph_parts(self) -> tuple[str, ...]:
+        """The compiled graphs: StyleGAN3 has no noise inputs, so no explicit-noise graph."""
+        return ("mapping", "synthesis") if self.stylegan3 else ("mapping", "synthesis", "synthesis_noise")
+
     @property
     def noise_shapes(self) -> list[tuple[int, int]]:
-        """One noise map per conv layer: one at 4x4, then two per resolution."""
+        """One noise map per conv layer: one at 4x4, then two per resolution (none in StyleGAN3)."""
+        if self.stylegan3 is not None:
+            return []
         shapes = [(4, 4)]
         res = 8
         while res <= self.resolution:

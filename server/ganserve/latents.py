@@ -106,3 +106,12 @@ def random_noise_maps(seeds: list[int], shapes: list[tuple[int, int]]) -> list[n
         rng = np.random.RandomState(seed)
         per_image.append([rng.randn(1, h, w).astype(np.float32) for h, w in shapes])
     return [np.stack([maps[i] for maps in per_image]) for i in range(len(shapes))]
+
+
+def input_transform(translate: tuple[float, float], rotate: float) -> np.ndarray:
+    """StyleGAN3's input transform [3, 3] float32 for a view, exactly as gen_images.py sets it:
+    the inverse of make_transform(translate, rotate), computed in float64 (rotate in degrees)."""
+    angle = rotate / 360.0 * np.pi * 2
+    s, c = np.sin(angle), np.cos(angle)
+    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]], dtype=np.float64)
+    return np.linalg.inv(m).astype(np.float32)
