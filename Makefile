@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc compile proto triton-env triton clean
+.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc compile import proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -13,11 +13,17 @@ $(BIN)/.serve-deps: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# Importing and compiling add torch (CPU) and onnx.
+$(BIN)/.torch-deps: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[torch]"
+	touch $@ $(BIN)/.serve-deps
+
 # Tests add torch (CPU), onnx and the test tools.
 $(BIN)/.test-deps: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $@ $(BIN)/.serve-deps
+	touch $@ $(BIN)/.serve-deps $(BIN)/.torch-deps
 
 # A local tritonserver (the nvidia-pytriton wheel's binary) and what its Python-backend models import.
 $(TRITON_ENV)/.deps: server/ganserve/triton/runtime-requirements.txt
@@ -71,6 +77,12 @@ proto: $(BIN)/.test-deps
 # Rebuild the demo model's ONNX graphs after changing the generator or its weights.
 compile: $(BIN)/.test-deps
 	$(BIN)/ganserve compile models/demo64
+
+# Bring your own checkpoint: an NVlabs network-snapshot pickle, read without executing it, then
+# compiled for every target. `make serve` serves it next, under NAME.
+import: $(BIN)/.torch-deps
+	@test -n "$(PKL)" -a -n "$(NAME)" || (echo "usage: make import PKL=network-snapshot.pkl NAME=faces" >&2; exit 2)
+	$(BIN)/ganserve import "$(PKL)" --name "$(NAME)"
 
 # Triton on this machine (CPU, python target); then `GANSERVE_ENGINE=triton make serve` in another shell.
 triton: $(BIN)/.serve-deps $(TRITON_ENV)/.deps

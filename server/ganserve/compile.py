@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from ganserve.artifacts import Artifact
-from ganserve.repository import GRAPH_PARTS, VERSION, Target, entry_dir, graph_path
+from ganserve.repository import VERSION, Target, entry_dir, graph_path
 from ganserve.triton import tensorrt
 from ganserve.triton.config import BatchingOptions, triton_config
 
@@ -23,7 +23,7 @@ def compile_model(artifact: Artifact, root: Path, targets: list[Target], options
     written = export_onnx(artifact, root)
     cfg = artifact.config
     for target in targets:
-        for part in GRAPH_PARTS:
+        for part in cfg.graph_parts:
             directory = entry_dir(root, target, cfg.name, part)
             (directory / str(VERSION)).mkdir(parents=True, exist_ok=True)
             config_path = directory / "config.pbtxt"

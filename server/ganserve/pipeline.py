@@ -7,9 +7,10 @@ cached w only. All three engine calls go through micro-batchers shared by concur
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ganserve import latents
 from ganserve.artifacts import Artifact
@@ -29,6 +30,42 @@ class NoiseMode(StrEnum):
 
 
 LATENT_FIELDS = ("seed", "z", "w", "ws", "id")
+
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]
+
+
+class View(BaseModel):
+    """StyleGAN3's input transform, named as gen_images.py names it: move the view by (x, y) and
+    rotate it by degrees. The identity for every model; StyleGAN2 models take only the identity."""
+
+    model_config = {"frozen": True}
+
+    translate: tuple[Coordinate, Coordinate] = (0.0, 0.0)
+    rotate: Coordinate = 0.0
+
+    @property
+    def is_identity(self) -> bool:
+        return self.translate == (0.0, 0.0) and self.rotate == 0.0
+
+    @classmethod
+    def parse(cls, translate: str | None, rotate: float) -> View:
+        """From query parameters: translate as "X,Y"."""
+        if translate is None:
+            return cls(rotate=rotate)
+        parts = translate.split(",")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            x, y = (float(p) for p in parts)
+        except ValueError:
+            raise InvalidInput("translate", f"expected two numbers X,Y, got {translate!r}") from None
+        try:
+            return cls(translate=(x, y), rotate=rotate)
+        except ValidationError:
+            raise InvalidInput("translate", f"X and Y must be finite numbers within ±10000, got {translate!r}") from None
+
+
+IDENTITY = View()
 
 
 class Latent(BaseModel):
@@ -84,8 +121,12 @@ class ModelPipeline:
             return MicroBatcher(fn, settings.batch_max_size, delay, settings.queue_max_images, f"{self.config.name} {name}", in_flight)
 
         self.mapping = batcher(engine.map, "mapping")
-        self.synthesis = batcher(engine.synthesize, "synthesis")
-        self.synthesis_noise = batcher(engine.synthesize_with_noise, "synthesis_noise")
+        if self.config.stylegan3 is not None:
+            self.synthesis = batcher(engine.synthesize_transformed, "synthesis")
+            self.synthesis_noise = None  # StyleGAN3 has no noise inputs
+        else:
+            self.synthesis = batcher(engine.synthesize, "synthesis")
+            self.synthesis_noise = batcher(engine.synthesize_with_noise, "synthesis_noise")
 
     # -- classes -----------------------------------------------------------------------------
     def class_index(self, value: int | str | None, field: str = "class") -> int | None:
@@ -187,10 +228,22 @@ class ModelPipeline:
         return latents.truncate(ws, self.w_avg, psi, cutoff)
 
     # -- ws -> images --------------------------------------------------------------------------
-    async def synthesize(self, ws: np.ndarray, noise: NoiseMode, noise_seed: int = 0, same_noise: bool = False) -> np.ndarray:
+    def check_view(self, view: View) -> None:
+        if self.config.stylegan3 is None and not view.is_identity:
+            field = "rotate" if view.translate == (0.0, 0.0) else "translate"
+            raise InvalidInput(field, f"model {self.config.name} is StyleGAN2: translate and rotate need a StyleGAN3 model")
+
+    async def synthesize(
+        self, ws: np.ndarray, noise: NoiseMode, noise_seed: int = 0, same_noise: bool = False, view: View = IDENTITY
+    ) -> np.ndarray:
         """uint8 [N, H, W, C]. With noise=random, image i draws its noise from noise_seed + i, or every
-        image from noise_seed when same_noise (animation frames, where only the latent should move)."""
+        image from noise_seed when same_noise (animation frames, where only the latent should move).
+        StyleGAN3 models ignore noise (as NVlabs' code does) and take the view instead."""
+        self.check_view(view)
         ws = np.ascontiguousarray(ws, dtype=np.float32)
+        if self.config.stylegan3 is not None:
+            transform = np.repeat(latents.input_transform(view.translate, view.rotate)[None], len(ws), axis=0)
+            return await self.synthesis.submit(ws, transform)
         if noise == NoiseMode.random:
             seeds = [noise_seed if same_noise else (noise_seed + i) % (latents.SEED_MAX + 1) for i in range(len(ws))]
             return await self.synthesis_noise.submit(ws, latents.random_noise_maps(seeds, self.config.noise_shapes))
@@ -198,7 +251,8 @@ class ModelPipeline:
         return await self.synthesis.submit(ws, gain)
 
     def batchers(self) -> dict[str, MicroBatcher]:
-        return {"mapping": self.mapping, "synthesis": self.synthesis, "synthesis_noise": self.synthesis_noise}
+        batchers = {"mapping": self.mapping, "synthesis": self.synthesis, "synthesis_noise": self.synthesis_noise}
+        return {name: batcher for name, batcher in batchers.items() if batcher is not None}
 
     async def close(self) -> None:
         for batcher in self.batchers().values():

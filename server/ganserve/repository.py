@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-GRAPH_PARTS = ("mapping", "synthesis", "synthesis_noise")
+GRAPH_PARTS = ("mapping", "synthesis", "synthesis_noise")  # every part there is; a model's own: ModelConfig.graph_parts
 DIGEST_KEY = "ganserve.artifact_digest"  # ONNX metadata and Triton config parameter: the weights compiled
 VERSION = 1
 

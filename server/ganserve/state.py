@@ -90,4 +90,5 @@ async def warm_up(pipeline: ModelPipeline) -> None:
     w = await pipeline.w_from_z(np.zeros([1, pipeline.config.z_dim], np.float32) + 1, cls)
     ws = np.repeat(w[:, None], pipeline.config.num_ws, axis=1)
     await pipeline.synthesize(ws, NoiseMode.const)
-    await pipeline.synthesize(ws, NoiseMode.random)
+    if pipeline.synthesis_noise is not None:
+        await pipeline.synthesize(ws, NoiseMode.random)

@@ -87,6 +87,11 @@ def test_conditional_batch_by_class_name(client):
         ({"latents": [{"seed": 1}], "class": 0}, "class"),
         ({"latents": [{"seed": 1}], "surprise": True}, "surprise"),
         ({"latents": [{"seed": 1, "color": "red"}]}, "latents[0].color"),
+        ({"latents": [{"seed": 1}], "translate": [0.1, 0]}, "translate"),  # demo64 is StyleGAN2
+        ({"latents": [{"seed": 1}], "rotate": 5}, "rotate"),
+        ({"latents": [{"seed": 1}], "translate": [1]}, "translate[1]"),
+        ({"latents": [{"seed": 1}], "translate": ["a", 0]}, "translate[0]"),
+        ({"latents": [{"seed": 1}], "rotate": 1e9}, "rotate"),
     ],
 )
 def test_bad_input(client, body, field):

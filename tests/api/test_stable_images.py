@@ -50,6 +50,14 @@ def test_parameters_change_image_and_etag(client):
     assert client.get(f"{URL}/7.png?psi=1").content == base.content  # psi=1 is no truncation
 
 
+def test_identity_view_keeps_the_url_stable(client):
+    """translate=0,0 and rotate=0 are the identity every model takes: same bytes, same ETag."""
+    plain = client.get(f"{URL}/3.png")
+    explicit = client.get(f"{URL}/3.png?translate=0,0&rotate=0")
+    assert explicit.status_code == 200
+    assert (explicit.content, explicit.headers["etag"]) == (plain.content, plain.headers["etag"])
+
+
 def test_psi_zero_gives_the_average_image_for_every_seed(client):
     assert decode(client.get(f"{URL}/1.png?psi=0")).tolist() == decode(client.get(f"{URL}/2.png?psi=0")).tolist()
 
@@ -100,6 +108,13 @@ def test_conditional_model_matches_nvlabs(client):
         (f"/v1/models/{COND_MODEL}/seeds/1.png", "class"),
         (f"/v1/models/{COND_MODEL}/seeds/1.png?class=5", "class"),
         (f"/v1/models/{COND_MODEL}/seeds/1.png?class=horse", "class"),
+        (f"{URL}/1.png?translate=0.1,0", "translate"),  # demo64 is StyleGAN2: no view transform
+        (f"{URL}/1.png?rotate=10", "rotate"),
+        (f"{URL}/1.png?translate=1", "translate"),
+        (f"{URL}/1.png?translate=a,b", "translate"),
+        (f"{URL}/1.png?translate=nan,0", "translate"),
+        (f"{URL}/1.png?translate=1e9,0", "translate"),
+        (f"{URL}/1.png?rotate=nan", "rotate"),
     ],
 )
 def test_bad_input_is_a_4xx_naming_the_field(client, path, field):

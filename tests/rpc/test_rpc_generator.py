@@ -181,6 +181,18 @@ BAD_REQUESTS = {
         INVALID,
         "class",
     ),
+    "translate on StyleGAN2": (
+        "Generate",
+        pb.GenerateRequest(model=DEMO, latents=_seeds(1), options=pb.GenerationOptions(translate=pb.Translation(x=0.2))),
+        INVALID,
+        "translate",
+    ),
+    "nan rotate": (
+        "Generate",
+        pb.GenerateRequest(model=DEMO, latents=_seeds(1), options=pb.GenerationOptions(rotate=math.nan)),
+        INVALID,
+        "rotate",
+    ),
     "unknown format": ("Generate", pb.GenerateRequest(model=DEMO, latents=_seeds(1), format=42), INVALID, "format"),
     "unknown noise": (
         "Generate",

@@ -85,11 +85,15 @@ def _latent_pb(latent: Latent) -> pb.Latent:
 def _options_json(options: Options) -> dict:
     values = {"psi": options.psi, "cutoff": options.cutoff, "class": options.class_, "noise": str(options.noise)}
     values["noise_seed"] = options.noise_seed
+    if tuple(options.translate) != (0.0, 0.0) or options.rotate != 0.0:  # StyleGAN3 only: sent when set
+        values.update(translate=list(options.translate), rotate=options.rotate)
     return {key: value for key, value in values.items() if value is not None}
 
 
 def _options_pb(options: Options) -> pb.GenerationOptions:
     message = pb.GenerationOptions(psi=options.psi, noise=PB_NOISE[str(options.noise)], noise_seed=options.noise_seed)
+    message.translate.x, message.translate.y = options.translate
+    message.rotate = options.rotate
     if options.cutoff is not None:
         message.cutoff = options.cutoff
     _set_class(message, options.class_)

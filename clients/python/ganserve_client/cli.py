@@ -54,9 +54,18 @@ def model_name(client: Client, model: str | None) -> str:
     return names[0]
 
 
-def generation_options(psi: float, cutoff: int | None, class_: str | None, noise: Noise, noise_seed: int) -> dict:
+def generation_options(
+    psi: float, cutoff: int | None, class_: str | None, noise: Noise, noise_seed: int, translate: str | None, rotate: float
+) -> dict:
     """The options every generating command takes, as Client keyword arguments."""
-    return {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed}
+    options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed, "rotate": rotate}
+    if translate is not None:
+        try:
+            x, y = (float(part) for part in translate.split(","))
+        except ValueError:
+            raise typer.BadParameter(f"expected X,Y, got {translate!r}", param_hint="--translate") from None
+        options["translate"] = (x, y)
+    return options
 
 
 def progress() -> Progress:
@@ -75,6 +84,8 @@ Cutoff = Annotated[int | None, typer.Option(help="truncate only the first CUTOFF
 Class = Annotated[str | None, typer.Option("--class", help="class index or name (conditional models)")]
 NoiseOption = Annotated[Noise, typer.Option(help="noise mode")]
 NoiseSeed = Annotated[int, typer.Option(help="with --noise random")]
+Translate = Annotated[str | None, typer.Option(help="StyleGAN3: move the view, X,Y (as gen_images.py)")]
+Rotate = Annotated[float, typer.Option(help="StyleGAN3: rotate the view, degrees")]
 Format = Annotated[ImageFormat, typer.Option(help="raw (gRPC only) writes uint8 .npy arrays")]
 
 
@@ -108,6 +119,8 @@ def generate(
     class_: Class = None,
     noise: NoiseOption = Noise.const,
     noise_seed: NoiseSeed = 0,
+    translate: Translate = None,
+    rotate: Rotate = 0.0,
     format: Format = ImageFormat.png,
     batch: Annotated[int, typer.Option(help="images per request")] = 8,
 ) -> None:
@@ -120,7 +133,7 @@ def generate(
             task = bar.add_task(f"generate {name}", total=len(seed_list))
             for start in range(0, len(seed_list), batch):
                 chunk = seed_list[start : start + batch]
-                options = generation_options(psi, cutoff, class_, noise, noise_seed)
+                options = generation_options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
                 for seed, image in zip(chunk, c.generate(name, chunk, format=format, **options), strict=True):
                     image.save(out / f"seed{seed:04d}{image.extension}")
                 bar.advance(task, len(chunk))
@@ -142,11 +155,13 @@ def interpolate(
     class_: Class = None,
     noise: NoiseOption = Noise.const,
     noise_seed: NoiseSeed = 0,
+    translate: Translate = None,
+    rotate: Rotate = 0.0,
     format: Format = ImageFormat.png,
 ) -> None:
     """A walk through keyframe seeds: OUT/frame0000.png, ... (frames stream in as they are made over gRPC)."""
     out.mkdir(parents=True, exist_ok=True)
-    options = generation_options(psi, cutoff, class_, noise, noise_seed)
+    options = generation_options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
     try:
         with client() as c, progress() as bar:
             name = model_name(c, model)
@@ -173,12 +188,14 @@ def mix(
     class_: Class = None,
     noise: NoiseOption = Noise.const,
     noise_seed: NoiseSeed = 0,
+    translate: Translate = None,
+    rotate: Rotate = 0.0,
     format: Format = ImageFormat.png,
 ) -> None:
     """Style mixing: OUT/row{r}-col{c}.png for every cell, or OUT/grid.png."""
     out.mkdir(parents=True, exist_ok=True)
     row_seeds, column_seeds = parse_ints(rows), parse_ints(columns)
-    options = generation_options(psi, cutoff, class_, noise, noise_seed)
+    options = generation_options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
     try:
         with client() as c, progress() as bar:
             name = model_name(c, model)

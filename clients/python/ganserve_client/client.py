@@ -32,10 +32,19 @@ from ganserve_client.types import (
 DEFAULT_TIMEOUT_S = 60.0
 
 
-def _options(psi: float, cutoff: int | None, class_: int | str | None, noise: Noise | str, noise_seed: int) -> Options:
+def _options(
+    psi: float,
+    cutoff: int | None,
+    class_: int | str | None,
+    noise: Noise | str,
+    noise_seed: int,
+    translate: tuple[float, float] = (0.0, 0.0),
+    rotate: float = 0.0,
+) -> Options:
     if not math.isfinite(psi):
         raise InvalidInput(f"psi: must be a finite number, got {psi}", "psi")
-    return Options(psi=psi, cutoff=cutoff, class_=class_, noise=Noise(noise), noise_seed=noise_seed)
+    x, y = translate
+    return Options(psi, cutoff, class_, Noise(noise), noise_seed, (float(x), float(y)), float(rotate))
 
 
 class Client:
@@ -67,13 +76,15 @@ class Client:
         class_: int | str | None = None,
         noise: Noise | str = Noise.const,
         noise_seed: int = 0,
+        translate: tuple[float, float] = (0.0, 0.0),
+        rotate: float = 0.0,
         format: ImageFormat | str = ImageFormat.png,
         include_ws: bool = False,
         grid: bool = False,
         columns: int | None = None,
     ) -> list[Image]:
         """One image per latent (ints are seeds), in order; with grid, one image of them all."""
-        options = _options(psi, cutoff, class_, noise, noise_seed)
+        options = _options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
         return self._transport.unary(calls.generate(model, latents, options, ImageFormat(format), include_ws, grid, columns))
 
     def interpolate(
@@ -89,12 +100,14 @@ class Client:
         class_: int | str | None = None,
         noise: Noise | str = Noise.const,
         noise_seed: int = 0,
+        translate: tuple[float, float] = (0.0, 0.0),
+        rotate: float = 0.0,
         format: ImageFormat | str = ImageFormat.png,
         include_ws: bool = False,
         latents_only: bool = False,
     ) -> Iterator[Frame]:
         """Frames in order, as they are made (gRPC streams them; leaving the loop early cancels the rest)."""
-        options = _options(psi, cutoff, class_, noise, noise_seed)
+        options = _options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
         call = calls.interpolate(model, keyframes, frames, Space(space), loop, options, ImageFormat(format), include_ws, latents_only)
         return self._transport.stream(call)
 
@@ -110,12 +123,14 @@ class Client:
         class_: int | str | None = None,
         noise: Noise | str = Noise.const,
         noise_seed: int = 0,
+        translate: tuple[float, float] = (0.0, 0.0),
+        rotate: float = 0.0,
         format: ImageFormat | str = ImageFormat.png,
         include_ws: bool = False,
         grid: bool = False,
     ) -> MixResult:
         """Every row latent with `layers` taken from every column latent: the cells, or one grid image."""
-        options = _options(psi, cutoff, class_, noise, noise_seed)
+        options = _options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
         return self._transport.unary(calls.mix(model, rows, columns, layers, options, ImageFormat(format), include_ws, grid))
 
     def save_latent(

@@ -75,6 +75,8 @@ class Options:
     class_: int | str | None = None  # conditional models: index or name
     noise: Noise = Noise.const
     noise_seed: int = 0
+    translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3: move the view by (x, y)
+    rotate: float = 0.0  # StyleGAN3: rotate the view, degrees
 
 
 @dataclass

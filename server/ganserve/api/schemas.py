@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ganserve.encode import ImageFormat
 from ganserve.latents import SEED_MAX
-from ganserve.pipeline import Latent, NoiseMode
+from ganserve.pipeline import Coordinate, Latent, NoiseMode, View
 
 Psi = Annotated[float, Field(allow_inf_nan=False, ge=-10, le=10, description="truncation psi: 1 = none, 0 = w_avg")]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
@@ -46,6 +46,12 @@ class Generation(BaseModel):
     class_: int | str | None = Field(None, alias="class", description="class index or name (conditional models)")
     noise: NoiseMode = NoiseMode.const
     noise_seed: Seed = Field(0, description="with noise=random: image i draws noise from noise_seed + i")
+    translate: tuple[Coordinate, Coordinate] = Field((0.0, 0.0), description="StyleGAN3: move the view by [x, y] (gen_images.py)")
+    rotate: Coordinate = Field(0.0, description="StyleGAN3: rotate the view, in degrees (gen_images.py)")
+
+    @property
+    def view(self) -> View:
+        return View(translate=self.translate, rotate=self.rotate)
 
 
 class BatchOutput(StrEnum):

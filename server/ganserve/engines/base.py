@@ -1,6 +1,7 @@
 """The engine interface: the model's own seams, mapping and synthesis, on numpy arrays.
 
-In-process engines are blocking, and the gateway calls them from a worker thread; remote engines
+StyleGAN2 models have the noise methods, StyleGAN3 models `synthesize_transformed` (the graphs
+are `ModelConfig.graph_parts`). In-process engines are blocking, and the gateway calls them from a worker thread; remote engines
 (Triton) implement the same methods as coroutines. Both are called through `ganserve.batching`.
 """
 
@@ -26,6 +27,9 @@ class Engine(Protocol):
 
     def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
         """ws and explicit unscaled noise maps, one [N, 1, r, r] per conv layer -> uint8 [N, H, W, C]."""
+
+    def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
+        """StyleGAN3: ws and each image's input transform [N, 3, 3] (latents.input_transform) -> uint8 [N, H, W, C]."""
 
     async def check_ready(self) -> None:
         """Raises EngineError naming what is not ready (for /readyz)."""

@@ -23,7 +23,7 @@ class OnnxRuntimeEngine:
         # and encoding need (measured: 1.8 -> 1.3 cores busy and +25% throughput on 2 cores).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {}
-        for part in ("mapping", "synthesis", "synthesis_noise"):
+        for part in artifact.config.graph_parts:
             path = graph_path(settings.model_repository, artifact.config.name, part)
             if not path.exists():
                 raise EngineError(f"{path} is missing: run `ganserve compile {artifact.directory}`")
@@ -32,7 +32,8 @@ class OnnxRuntimeEngine:
             if compiled_from != artifact.digest:
                 raise EngineError(f"{path} was compiled from other weights: run `ganserve compile {artifact.directory}`")
             self.sessions[part] = session
-        self.noise_inputs = [i.name for i in self.sessions["synthesis_noise"].get_inputs()[1:]]
+        if "synthesis_noise" in self.sessions:
+            self.noise_inputs = [i.name for i in self.sessions["synthesis_noise"].get_inputs()[1:]]
 
     def map(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
         feeds = {"z": z.astype(np.float32)}
@@ -46,6 +47,9 @@ class OnnxRuntimeEngine:
     def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
         feeds = {"ws": ws, **dict(zip(self.noise_inputs, noise_maps, strict=True))}
         return self.sessions["synthesis_noise"].run(None, feeds)[0]
+
+    def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
+        return self.sessions["synthesis"].run(None, {"ws": ws, "transform": transform})[0]
 
     async def check_ready(self) -> None:
         """In-process: ready once constructed."""

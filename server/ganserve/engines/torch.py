@@ -41,6 +41,11 @@ class TorchEngine:
         img = self.generator.synthesis(self._tensor(ws), noise_maps=[self._tensor(m) for m in noise_maps])
         return to_uint8_nhwc(img).cpu().numpy()
 
+    @torch.inference_mode()
+    def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
+        img = self.generator.synthesis(self._tensor(ws), self._tensor(transform))
+        return to_uint8_nhwc(img).cpu().numpy()
+
     async def check_ready(self) -> None:
         """In-process: ready once constructed."""
 

@@ -15,7 +15,7 @@ from tritonclient.utils import InferenceServerException
 
 from ganserve.artifacts import Artifact
 from ganserve.engines.base import EngineError
-from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, entry_name
+from ganserve.repository import DIGEST_KEY, entry_name
 from ganserve.settings import Settings
 
 DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.uint8): "UINT8"}
@@ -45,7 +45,7 @@ class TritonEngine:
         self.client, self.timeout_s = client, settings.triton_timeout_s
         self.digest = artifact.digest
         self.c_dim = artifact.config.c_dim
-        self.models = {part: entry_name(artifact.config.name, part) for part in GRAPH_PARTS}
+        self.models = {part: entry_name(artifact.config.name, part) for part in artifact.config.graph_parts}
         self.batches_in_flight = settings.triton_batches_in_flight
 
     async def _infer(self, part: str, feeds: dict[str, np.ndarray], output: str) -> np.ndarray:
@@ -74,6 +74,9 @@ class TritonEngine:
     async def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
         feeds = {"ws": ws, **{f"noise_{i}": m for i, m in enumerate(noise_maps)}}
         return await self._infer("synthesis_noise", feeds, "images")
+
+    async def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
+        return await self._infer("synthesis", {"ws": ws, "transform": transform}, "images")
 
     async def check_ready(self) -> None:
         """Raises EngineError unless every graph is ready in Triton and compiled from these weights."""

@@ -14,7 +14,8 @@ async def generate(state, pipeline: ModelPipeline, body: BatchRequest) -> tuple[
     if len(body.latents) > state.settings.max_images:
         raise InvalidInput("latents", f"at most {state.settings.max_images} images per request (GANSERVE_MAX_IMAGES)")
     class_index = pipeline.class_index(body.class_)
+    pipeline.check_view(body.view)
     ws = pipeline.truncate(await pipeline.to_ws(body.latents, class_index), body.psi, body.cutoff)
-    images = await pipeline.synthesize(ws, body.noise, body.noise_seed)
+    images = await pipeline.synthesize(ws, body.noise, body.noise_seed, view=body.view)
     state.metrics.images.labels(pipeline.config.name).inc(len(images))
     return images, ws

@@ -46,7 +46,7 @@ async def interpolated_ws(body: InterpolationRequest, pipeline: ModelPipeline) -
 
 async def synthesize_frames(state, pipeline: ModelPipeline, body: InterpolationRequest, ws: np.ndarray) -> np.ndarray:
     """All frames at once. Every frame draws the same noise (noise=random), so only the latent moves."""
-    images = await pipeline.synthesize(ws, body.noise, body.noise_seed, same_noise=True)
+    images = await pipeline.synthesize(ws, body.noise, body.noise_seed, same_noise=True, view=body.view)
     state.metrics.images.labels(pipeline.config.name).inc(len(images))
     return images
 

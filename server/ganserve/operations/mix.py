@@ -57,7 +57,7 @@ async def mixed_latents(state, pipeline: ModelPipeline, body: MixRequest) -> Mix
 
 async def _synthesize(state, pipeline: ModelPipeline, body: MixRequest, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     final_ws = pipeline.truncate(ws, body.psi, body.cutoff)
-    images = await pipeline.synthesize(final_ws, body.noise, body.noise_seed)
+    images = await pipeline.synthesize(final_ws, body.noise, body.noise_seed, view=body.view)
     state.metrics.images.labels(pipeline.config.name).inc(len(images))
     return images, final_ws
 

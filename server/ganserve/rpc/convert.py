@@ -90,6 +90,8 @@ def generation(options: pb.GenerationOptions) -> dict:
         "class": class_value(options),
         "noise": enum_value(options.noise, NOISE, "options.noise"),
         "noise_seed": options.noise_seed,
+        "translate": (options.translate.x, options.translate.y),
+        "rotate": options.rotate,
     }
 
 

@@ -36,6 +36,8 @@ def tensor_specs(config: ModelConfig, part: str) -> tuple[list[TensorSpec], list
             inputs.append(TensorSpec("c", "TYPE_FP32", (config.c_dim,)))
         return inputs, [TensorSpec("w", "TYPE_FP32", (config.w_dim,))]
     ws = TensorSpec("ws", "TYPE_FP32", (config.num_ws, config.w_dim))
+    if part == "synthesis" and config.stylegan3 is not None:
+        return [ws, TensorSpec("transform", "TYPE_FP32", (3, 3))], [images]
     if part == "synthesis":
         return [ws, TensorSpec("noise_gain", "TYPE_FP32", ())], [images]
     noise = [TensorSpec(f"noise_{i}", "TYPE_FP32", (1, h, w)) for i, (h, w) in enumerate(config.noise_shapes)]

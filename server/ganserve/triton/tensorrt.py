@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganserve.artifacts import ModelConfig
-from ganserve.repository import GRAPH_PARTS, Target, entry_name
+from ganserve.repository import Target, entry_name
 from ganserve.triton.config import BatchingOptions, tensor_specs
 
 UNAVAILABLE_REASON = (
@@ -67,7 +67,7 @@ def write_build_scripts(root: Path, config: ModelConfig, options: BatchingOption
         "# Run it where the engines will run, with the TensorRT version of that Triton release.",
         "set -euo pipefail",
         'root="${1:-/models}"',
-        *(trtexec_command(config, part, options) for part in GRAPH_PARTS),
+        *(trtexec_command(config, part, options) for part in config.graph_parts),
     ]
     script = directory / f"build_{config.name}.sh"
     for path, text in ((script, "\n".join(lines) + "\n"), (directory / "build_engines.sh", RUN_ALL)):

@@ -27,7 +27,7 @@ from ganserve.cache import cache_key
 from ganserve.encode import MEDIA_TYPES, ImageFormat, encode_image, encoder_signature
 from ganserve.errors import InvalidInput, NotFound
 from ganserve.latents import SEED_MAX, broadcast_ws
-from ganserve.pipeline import Latent, ModelPipeline, NoiseMode
+from ganserve.pipeline import Latent, ModelPipeline, NoiseMode, View
 
 router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
 
@@ -57,6 +57,8 @@ class ImageOptions:
     noise: NoiseMode = NoiseMode.const
     noise_seed: Annotated[int, Query(ge=0, le=SEED_MAX)] = 0
     class_: Annotated[str | None, Query(alias="class", description="class index or name")] = None
+    translate: Annotated[str | None, Query(description="StyleGAN3: move the view, X,Y (gen_images.py --translate)")] = None
+    rotate: Annotated[float, Query(allow_inf_nan=False, ge=-1e4, le=1e4, description="StyleGAN3: rotate the view, degrees")] = 0.0
 
 
 Options = Annotated[ImageOptions, Depends()]
@@ -81,8 +83,11 @@ async def stable_image(
 ) -> Response:
     class_index = pipeline.class_index(options.class_)
     pipeline.check_cutoff(options.cutoff)
+    view = View.parse(options.translate, options.rotate)
+    pipeline.check_view(view)
     noise_key = f"{options.noise}:{options.noise_seed}" if options.noise == NoiseMode.random else str(options.noise)
-    params = f"{source}|{options.psi!r}|{options.cutoff}|{noise_key}|{class_index}|{fmt}"
+    view_key = "" if view.is_identity else f"|{view.translate[0]!r},{view.translate[1]!r}|{view.rotate!r}"
+    params = f"{source}|{options.psi!r}|{options.cutoff}|{noise_key}|{class_index}|{fmt}{view_key}"
     key = f"{pipeline.digest}|{pipeline.engine.name}|{encoder_signature(state.settings)}|{params}"
     etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
@@ -93,7 +98,7 @@ async def stable_image(
     (data,) = await state.image_cache.get_many([image_key])
     if data is None:
         ws = pipeline.truncate(await ws_of(class_index), options.psi, options.cutoff)
-        image = (await pipeline.synthesize(ws, options.noise, options.noise_seed))[0]
+        image = (await pipeline.synthesize(ws, options.noise, options.noise_seed, view=view))[0]
         state.metrics.images.labels(pipeline.config.name).inc()
         data = await state.run_blocking(encode_image, image, fmt, state.settings)
         await state.image_cache.set_many({image_key: data})

@@ -75,20 +75,32 @@ class Latent(_message.Message):
     def __init__(self, seed: _Optional[int] = ..., z: _Optional[_Union[FloatTensor, _Mapping]] = ..., w: _Optional[_Union[FloatTensor, _Mapping]] = ..., ws: _Optional[_Union[FloatTensor, _Mapping]] = ..., id: _Optional[str] = ...) -> None: ...
 
 class GenerationOptions(_message.Message):
-    __slots__ = ("psi", "cutoff", "class_index", "class_name", "noise", "noise_seed")
+    __slots__ = ("psi", "cutoff", "class_index", "class_name", "noise", "noise_seed", "translate", "rotate")
     PSI_FIELD_NUMBER: _ClassVar[int]
     CUTOFF_FIELD_NUMBER: _ClassVar[int]
     CLASS_INDEX_FIELD_NUMBER: _ClassVar[int]
     CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
     NOISE_FIELD_NUMBER: _ClassVar[int]
     NOISE_SEED_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATE_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_FIELD_NUMBER: _ClassVar[int]
     psi: float
     cutoff: int
     class_index: int
     class_name: str
     noise: NoiseMode
     noise_seed: int
-    def __init__(self, psi: _Optional[float] = ..., cutoff: _Optional[int] = ..., class_index: _Optional[int] = ..., class_name: _Optional[str] = ..., noise: _Optional[_Union[NoiseMode, str]] = ..., noise_seed: _Optional[int] = ...) -> None: ...
+    translate: Translation
+    rotate: float
+    def __init__(self, psi: _Optional[float] = ..., cutoff: _Optional[int] = ..., class_index: _Optional[int] = ..., class_name: _Optional[str] = ..., noise: _Optional[_Union[NoiseMode, str]] = ..., noise_seed: _Optional[int] = ..., translate: _Optional[_Union[Translation, _Mapping]] = ..., rotate: _Optional[float] = ...) -> None: ...
+
+class Translation(_message.Message):
+    __slots__ = ("x", "y")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
 
 class Image(_message.Message):
     __slots__ = ("format", "media_type", "shape", "data", "ws")
