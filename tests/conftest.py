@@ -21,11 +21,14 @@ from ganserve.triton.local import free_port  # noqa: E402
 from nvlabs_reference import load_case  # noqa: E402
 
 COND_MODEL = "cond16"
+# StyleGAN3 models (configs T and R) built from the NVlabs reference weights: model name -> case.
+SG3_MODELS = {"sg3t": "sg3t_uncond_32", "sg3r": "sg3r_cond_16"}
 
 
 @pytest.fixture(scope="session")
 def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
-    """(models_dir, model_repository): demo64 as committed, plus `cond16` compiled here."""
+    """(models_dir, model_repository): demo64 as committed, plus `cond16` and the StyleGAN3 models
+    compiled here."""
     from ganserve.compile import compile_model
 
     root = tmp_path_factory.mktemp("served")
@@ -37,6 +40,10 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
     config, state, _ = load_case("sg2_cond_16_map2")
     config = config.model_copy(update={"name": COND_MODEL, "class_names": ["cat", "dog", "bird", "fish", "frog"]})
     compile_model(save_artifact(models / COND_MODEL, config, state), repository, [Target.onnx, Target.python], BatchingOptions())
+    for name, case in SG3_MODELS.items():
+        config, state, _ = load_case(case)
+        config = config.model_copy(update={"name": name})
+        compile_model(save_artifact(models / name, config, state), repository, [Target.onnx, Target.python], BatchingOptions())
     return models, repository
 
 

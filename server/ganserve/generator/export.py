@@ -1,10 +1,12 @@
 """Export a model artifact to ONNX: the graphs every compile target starts from.
 
-Three graphs per model, each in `<repository>/onnx/<model>_<part>/1/model.onnx`:
+The model's graphs (`ModelConfig.graph_parts`), each in `<repository>/onnx/<model>_<part>/1/model.onnx`:
 - `mapping`:          z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim]
-- `synthesis`:        ws [N, num_ws, w_dim], noise_gain [N] -> images uint8 [N, H, W, C]
-                      (noise = each layer's stored noise_const x gain: 1 is 'const', 0 is 'none')
-- `synthesis_noise`:  ws, noise_0 ... noise_{L-1} [N, 1, r, r] -> images, for explicit (seeded) noise
+- `synthesis`:        StyleGAN2: ws [N, num_ws, w_dim], noise_gain [N] -> images uint8 [N, H, W, C]
+                      (noise = each layer's stored noise_const x gain: 1 is 'const', 0 is 'none');
+                      StyleGAN3: ws, transform [N, 3, 3] (latents.input_transform) -> images
+- `synthesis_noise`:  StyleGAN2 only: ws, noise_0 ... noise_{L-1} [N, 1, r, r] -> images, for explicit
+                      (seeded) noise
 The fast path needs no noise transfer; the explicit-noise graph serves `noise=random`.
 Each graph records the artifact digest it was built from, so a stale compile is refused at load.
 """
@@ -21,7 +23,8 @@ from torch import nn
 
 from ganserve.artifacts import Artifact
 from ganserve.generator.networks import Generator, to_uint8_nhwc
-from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, graph_path
+from ganserve.generator.stylegan3 import Generator3, build_generator
+from ganserve.repository import DIGEST_KEY, graph_path
 
 OPSET = 18
 # torch.onnx logs a warning per torchvision op it cannot register; we use none of them.
@@ -46,6 +49,17 @@ class SynthesisGraph(nn.Module):
         return to_uint8_nhwc(self.synthesis(ws, noise_gain=noise_gain))
 
 
+class TransformSynthesisGraph(nn.Module):
+    """StyleGAN3: a per-sample view transform instead of noise."""
+
+    def __init__(self, generator: Generator3):
+        super().__init__()
+        self.synthesis = generator.synthesis
+
+    def forward(self, ws: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
+        return to_uint8_nhwc(self.synthesis(ws, transform))
+
+
 class SynthesisNoiseGraph(nn.Module):
     def __init__(self, generator: Generator):
         super().__init__()
@@ -55,8 +69,8 @@ class SynthesisNoiseGraph(nn.Module):
         return to_uint8_nhwc(self.synthesis(ws, noise_maps=list(noise_maps)))
 
 
-def load_generator(artifact: Artifact) -> Generator:
-    generator = Generator(artifact.config)
+def load_generator(artifact: Artifact) -> Generator | Generator3:
+    generator = build_generator(artifact.config)
     generator.load_numpy_state(artifact.load_weights())
     return generator.eval().requires_grad_(False)
 
@@ -67,6 +81,8 @@ def example_inputs(artifact: Artifact, batch: int = 2) -> dict[str, dict[str, to
     if cfg.c_dim:
         mapping["c"] = torch.eye(cfg.c_dim)[torch.arange(batch) % cfg.c_dim]
     ws = torch.randn(batch, cfg.num_ws, cfg.w_dim)
+    if cfg.architecture == "stylegan3":
+        return {"mapping": mapping, "synthesis": {"ws": ws, "transform": torch.eye(3).repeat(batch, 1, 1)}}
     noise = {f"noise_{i}": torch.randn(batch, 1, h, w) for i, (h, w) in enumerate(cfg.noise_shapes)}
     return {
         "mapping": mapping,
@@ -100,9 +116,11 @@ def _export(graph: nn.Module, inputs: dict[str, torch.Tensor], path: Path, part:
 
 def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
     generator = load_generator(artifact)
-    graphs = {"mapping": MappingGraph(generator), "synthesis": SynthesisGraph(generator), "synthesis_noise": SynthesisNoiseGraph(generator)}
+    synthesis = TransformSynthesisGraph if artifact.config.architecture == "stylegan3" else SynthesisGraph
+    # Only the config's graph_parts are exported: StyleGAN3 has no synthesis_noise.
+    graphs = {"mapping": MappingGraph(generator), "synthesis": synthesis(generator), "synthesis_noise": SynthesisNoiseGraph(generator)}
     written = []
-    for part in GRAPH_PARTS:
+    for part in artifact.config.graph_parts:
         inputs = example_inputs(artifact)[part]
         path = graph_path(repository, artifact.config.name, part)
         path.parent.mkdir(parents=True, exist_ok=True)
