@@ -9,12 +9,12 @@ import io
 import grpc
 import numpy as np
 import pytest
-from conftest import SG3_MODELS, assert_error
-from nvlabs_reference import SG3_SETTINGS, assert_nvlabs_parity, load_case
 from PIL import Image
 
+from conftest import SG3_MODELS, assert_error
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
+from nvlabs_reference import SG3_SETTINGS, assert_nvlabs_parity, load_case
 
 SEEDS = [0, 1, 2, 3]
 
