@@ -35,6 +35,16 @@ def test_generate_writes_one_image_per_seed(url, tmp_path):
     assert (tmp_path / "seed0008.png").read_bytes() == expected.data
 
 
+def test_generate_with_a_stylegan3_view(url, tmp_path):
+    result = run(url, "generate", "--model", "sg3t", "--seeds", "5", "--translate", "0.1,-0.2", "--rotate", "12", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    with Client(url) as client:
+        (expected,) = client.generate("sg3t", [5], translate=(0.1, -0.2), rotate=12)
+    assert (tmp_path / "seed0005.png").read_bytes() == expected.data
+    bad = run(url, "generate", "--model", "sg3t", "--seeds", "5", "--translate", "0.1", "--out", str(tmp_path))
+    assert bad.exit_code != 0 and "--translate" in bad.output
+
+
 def test_interpolate_writes_every_frame(url, tmp_path):
     result = run(url, "interpolate", "--model", "demo64", "--keyframes", "1,2", "--frames", "6", "--loop", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output

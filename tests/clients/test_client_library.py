@@ -163,3 +163,19 @@ def test_leaving_a_stream_early_cancels_it_on_the_server(live_server):
             break
         asyncio.run(asyncio.sleep(0.1))
     assert cancelled() == before + 1
+
+
+def test_stylegan3_view_the_same_over_both_transports(urls):
+    """translate/rotate reach the server over both transports and give the seed URL's image."""
+    images = {}
+    for name, url in urls.items():
+        with Client(url) as client:
+            (images[name],) = client.generate("sg3r", [6], class_=1, translate=(0.2, -0.1), rotate=25)
+            walk = list(client.interpolate("sg3r", [6, 7], frames=2, class_=1, translate=(0.2, -0.1), rotate=25))
+            assert walk[0].image.data == images[name].data
+    assert images["http"].data == images["grpc"].data
+    seed_url = httpx.get(f"{urls['http']}/v1/models/sg3r/seeds/6.png?class=1&translate=0.2,-0.1&rotate=25")
+    assert seed_url.content == images["http"].data
+    with Client(urls["grpc"]) as client, pytest.raises(InvalidInput) as raised:
+        client.generate(DEMO, [6], rotate=25)
+    assert raised.value.field == "rotate"
