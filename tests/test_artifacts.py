@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -30,3 +31,11 @@ def test_committed_demo_artifact():
     assert "layer_groups" in (artifact.directory / "generator.json").read_text()
     weights = artifact.load_weights()
     assert weights["mapping.w_avg"].shape == (256,) and "synthesis.b64.torgb.weight" in weights
+
+
+def test_saved_weights_keep_their_shapes(tmp_path):
+    from ganserve.artifacts import save_artifact
+
+    state = {"scalar": np.float32(0.5) * np.ones([], np.float32), "matrix": np.ones([3, 2], np.float64).T}
+    loaded = save_artifact(tmp_path / "m", demo_config(), state).load_weights()
+    assert loaded["scalar"].shape == () and loaded["matrix"].shape == (2, 3) and loaded["matrix"].dtype == np.float32

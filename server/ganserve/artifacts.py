@@ -186,7 +186,8 @@ def save_artifact(directory: Path, config: ModelConfig, state: dict[str, np.ndar
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}, directory / WEIGHTS_FILE)
+    # np.array, not ascontiguousarray: that turns 0-d tensors (noise_strength, magnitude_ema) into [1].
+    save_file({k: np.array(v, dtype=np.float32, order="C") for k, v in state.items()}, directory / WEIGHTS_FILE)
     (directory / CONFIG_FILE).write_text(json.dumps(config.model_dump(), indent=2) + "\n")
     return Artifact(directory)
 

@@ -1,4 +1,4 @@
-"""The `ganserve` command: serve, compile, triton, demo and the benchmarks."""
+"""The `ganserve` command: serve, compile, import, triton, demo and the benchmarks."""
 
 from __future__ import annotations
 
@@ -49,6 +49,65 @@ def compile(
     for path in compile_model(Artifact(model_dir), repository or get_settings().model_repository, targets, options):
         typer.echo(f"wrote {path}")
     if Target.tensorrt in targets and not tensorrt.available():
+        typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")
+
+
+@app.command("import")
+def import_(
+    pkl: Annotated[Path, typer.Argument(help="an NVlabs network-snapshot-*.pkl (stylegan2-ada-pytorch or stylegan3)")],
+    name: Annotated[str, typer.Option(help="model name: the directory under --models-dir and the API name")],
+    models_dir: Annotated[Path | None, typer.Option(help="default: GANSERVE_MODELS_DIR")] = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="then compile for all targets, as `ganserve compile`")] = True,
+    repository: Annotated[Path | None, typer.Option(help="for --compile; default: GANSERVE_MODEL_REPOSITORY")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing model directory of that name")] = False,
+) -> None:
+    """Import an NVlabs snapshot pickle without executing it: its G_ema becomes safetensors + JSON."""
+    from ganserve.artifacts import CONFIG_FILE
+    from ganserve.importer import ImporterError, import_pickle
+
+    settings = get_settings()
+    try:
+        result = import_pickle(pkl, name, models_dir or settings.models_dir, force=force)
+    except ImporterError as exc:
+        typer.echo(f"{type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    artifact, details = result.artifact, result.network.config.source.details
+    cfg = artifact.config
+    typer.echo(f"imported {result.network.network} from {pkl.name} (sha256 {details['sha256']})")
+    typer.echo(f"wrote {artifact.directory / CONFIG_FILE}")
+    typer.echo(f"wrote {artifact.weights_path}")
+    conditional = f", {cfg.c_dim} classes" if cfg.c_dim else ""
+    typer.echo(
+        f"model {cfg.name}: {cfg.architecture} {cfg.resolution}x{cfg.resolution}{conditional}, z {cfg.z_dim}, w {cfg.w_dim}, "
+        f"{cfg.num_ws} ws, mapping {cfg.mapping.num_layers} layers; digest {artifact.digest[:12]}"
+    )
+    typer.echo(
+        f"provenance: NVlabs {details['class_name']} ({details['family']}), module_src sha256 {details['module_src_sha256'][:12]} "
+        f"(not executed), num_fp16_res {details['num_fp16_res']} (served in fp32)"
+    )
+    for note in result.network.notes:
+        typer.echo(f"note: {note}")
+    if compile_:
+        _compile_imported(artifact, repository or settings.model_repository)
+
+
+def _compile_imported(artifact, repository: Path) -> None:
+    """`ganserve compile` with its defaults: all targets, default batching."""
+    from ganserve.compile import compile_model
+    from ganserve.triton import tensorrt
+    from ganserve.triton.config import BatchingOptions
+
+    try:
+        written = compile_model(artifact, repository, list(Target), BatchingOptions())
+    except Exception as exc:  # the import stands; say how to retry instead of printing a traceback
+        typer.echo(
+            f"compile failed ({type(exc).__name__}: {exc}); the model is imported, retry with `ganserve compile {artifact.directory}`",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+    if not tensorrt.available():
         typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")
 
 
