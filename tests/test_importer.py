@@ -2,7 +2,8 @@
 
 Snapshots are written at test time (tests/importer_pickles.py) from the committed NVlabs reference
 weights; with GANSERVE_NVLABS_STYLEGAN2 / GANSERVE_NVLABS_STYLEGAN3 pointing at NVlabs checkouts, real
-snapshots pickled by NVlabs' own code are imported too (into tmp_path only: never committed).
+snapshots pickled by NVlabs' own code are imported too (into tmp_path only: never committed), and
+the images their gen_images.py makes are compared with what we serve from the imported model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import pickle
+import select
 import subprocess
 import sys
 import textwrap
@@ -24,11 +26,16 @@ from typer.testing import CliRunner
 
 import importer_pickles
 import nvlabs_reference
+from ganserve import latents
 from ganserve.artifacts import Artifact
 from ganserve.cli import app
+from ganserve.compile import compile_model
+from ganserve.engines import load_engine
 from ganserve.importer import ImportRefused, import_pickle
 from ganserve.importer.unpickle import loads
-from ganserve.repository import GRAPH_PARTS, graph_path
+from ganserve.repository import GRAPH_PARTS, Target, graph_path
+from ganserve.settings import Settings
+from ganserve.triton.config import BatchingOptions
 
 # Every committed reference case; StyleGAN3 ones come from nvlabs_reference.SG3_CASES.
 SG3_CASES = getattr(nvlabs_reference, "SG3_CASES", [])
@@ -324,16 +331,30 @@ NVLABS_SCRIPT = textwrap.dedent(
     """
     import copy, json, pickle, sys
     import numpy as np, torch
-    checkout, module_name, kwargs, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+    checkout, module_name, kwargs, out, view = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], json.loads(sys.argv[5])
+    ready, sys.stdout = sys.stdout, sys.stderr  # stdout only says when the snapshot is written
     sys.path.insert(0, checkout)
     import dnnlib
     torch.manual_seed(0)
     common = dict(c_dim=kwargs.pop("c_dim"), img_resolution=kwargs.pop("img_resolution"), img_channels=3)
     G = dnnlib.util.construct_class_by_name(class_name=f"training.{module_name}.Generator", **kwargs, **common)
-    with torch.no_grad():  # zero-initialised values, randomised so a wrong mapping would show
+    with torch.no_grad():  # zero/one-initialised values, randomised so that a wrong mapping shows (tests/data/make_nvlabs_reference.py)
         for name, tensor in G.state_dict(keep_vars=True).items():
-            if name.endswith(("w_avg", "noise_strength", "magnitude_ema")) or name.endswith("bias"):
-                tensor.copy_(torch.rand(tensor.shape) + 0.5)
+            if name.endswith("bias"):  # FullyConnectedLayer scales its bias by bias_gain (the mapping's lr_multiplier)
+                gain = getattr(G.get_submodule(name.rpartition(".")[0]), "bias_gain", 1)
+                tensor.add_(torch.randn(tensor.shape) * 0.1 / gain)
+            elif name.endswith("w_avg"):
+                tensor.copy_(torch.randn(tensor.shape) * 0.5)
+            elif name.endswith("noise_strength"):
+                tensor.copy_(torch.randn([]) * 0.3)
+            elif name.endswith("magnitude_ema"):
+                tensor.uniform_(0.5, 2.0)
+            elif name == "synthesis.input.affine.weight":  # zero-initialised: the learned rotation/translation
+                tensor.copy_(torch.randn(tensor.shape) * 0.3)
+        # toRGB scaled so that the images use more of [0, 255]: StyleGAN2's would saturate, StyleGAN3's stay near grey
+        torgb = [t for name, t in G.named_parameters() if name.endswith("torgb.weight")]
+        for weight in torgb or [getattr(G.synthesis, G.synthesis.layer_names[-1]).weight]:
+            weight.mul_(0.25 if torgb else 4)
     G_ema = copy.deepcopy(G).eval()
     d_module = "networks" if module_name == "networks" else "networks_stylegan2"
     D = dnnlib.util.construct_class_by_name(class_name=f"training.{d_module}.Discriminator", channel_base=256, channel_max=16, **common)
@@ -347,8 +368,42 @@ NVLABS_SCRIPT = textwrap.dedent(
     state = G_ema.state_dict()
     np.savez(out + ".npz", **{k: v.numpy() for k, v in state.items()})
     json.dump({"keys": list(state), "num_ws": G_ema.num_ws}, open(out + ".json", "w"))
+    print("snapshot", file=ready, flush=True)  # the test imports and compiles it while the images are made
+
+    def make_transform(translate, angle):  # as gen_images.py (stylegan3) defines it
+        m = np.eye(3)
+        s = np.sin(angle / 360.0 * np.pi * 2)
+        c = np.cos(angle / 360.0 * np.pi * 2)
+        m[0][0] = c
+        m[0][1] = s
+        m[0][2] = translate[0]
+        m[1][0] = -s
+        m[1][1] = c
+        m[1][2] = translate[1]
+        return m
+
+    # Images as gen_images.py / generate.py make them on the CPU: one seed per call, float64 z.
+    # stylegan2-ada-pytorch would run its fp16 blocks in fp16 on the CPU: force_fp32 there.
+    options = dict(force_fp32=True) if module_name == "networks" else {}
+    if hasattr(G_ema.synthesis, "input"):
+        G_ema.synthesis.input.transform.copy_(torch.from_numpy(np.linalg.inv(make_transform(view["translate"], view["rotate"]))))
+    ws, images = [], []
+    with torch.no_grad():
+        for seed in view["seeds"]:
+            z = torch.from_numpy(np.random.RandomState(seed).randn(1, G_ema.z_dim))
+            label = torch.zeros([1, G_ema.c_dim])
+            if G_ema.c_dim:
+                label[:, seed % G_ema.c_dim] = 1
+            ws.append(G_ema.mapping(z, label, truncation_psi=view["psi"]).numpy())
+            img = G_ema(z, label, truncation_psi=view["psi"], noise_mode="const", **options)
+            images.append((img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy())
+    np.save(out + ".ws.npy", np.concatenate(ws), allow_pickle=False)
+    np.save(out + ".images.npy", np.concatenate(images), allow_pickle=False)
     """
 )
+# gen_images.py's view of every case: seeds (one-hot class seed % c_dim), truncation, and for
+# StyleGAN3 the input transform's translate and rotate (degrees).
+NVLABS_VIEW = {"seeds": [2, 7], "psi": 0.7, "translate": [0.2, -0.1], "rotate": 20.0}
 
 SG2 = {"z_dim": 32, "w_dim": 32, "mapping_kwargs": {"num_layers": 8}}
 NVLABS_CASES = {
@@ -434,9 +489,16 @@ def test_real_nvlabs_snapshot(tmp_path, case):
         pytest.skip(f"set {env_var} to an NVlabs checkout (and GANSERVE_NVLABS_PYTHON to a Python with torch, scipy, setuptools<70)")
     python = os.environ.get("GANSERVE_NVLABS_PYTHON", sys.executable)
     out = tmp_path / "snapshot"
-    subprocess.run(
-        [python, "-c", NVLABS_SCRIPT, checkout, module_name, json.dumps(kwargs), str(out)], check=True, timeout=300, cwd=tmp_path
-    )
+    args = [python, "-c", NVLABS_SCRIPT, checkout, module_name, json.dumps(kwargs), str(out), json.dumps(NVLABS_VIEW)]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=tmp_path) as nvlabs:
+        try:
+            check_real_nvlabs_snapshot(case, nvlabs, out, module_name, kwargs, tmp_path)
+        finally:
+            nvlabs.kill()
+
+
+def check_real_nvlabs_snapshot(case: str, nvlabs: subprocess.Popen, out: Path, module_name: str, kwargs: dict, tmp_path: Path) -> None:
+    assert select.select([nvlabs.stdout], [], [], 300)[0] and nvlabs.stdout.readline() == "snapshot\n", "NVlabs' code failed: see stderr"
     reference = json.loads(out.with_suffix(".json").read_text())
     with np.load(out.with_suffix(".npz"), allow_pickle=False) as npz:
         want = {k: npz[k] for k in npz.files}
@@ -457,3 +519,20 @@ def test_real_nvlabs_snapshot(tmp_path, case):
         )
     else:
         assert cfg.architecture == "stylegan2" and cfg.synthesis.conv_clamp == synthesis.get("conv_clamp")
+
+    # gen_images.py's images against what we serve: the imported artifact, compiled, on ONNX Runtime.
+    artifact = result.artifact
+    compile_model(artifact, tmp_path / "repo", [Target.onnx], BatchingOptions())
+    engine = load_engine(artifact, Settings(engine="onnxruntime", model_repository=tmp_path / "repo"))
+    assert nvlabs.wait(timeout=300) == 0, "NVlabs' code failed making the images: see stderr"
+    seeds, psi = NVLABS_VIEW["seeds"], NVLABS_VIEW["psi"]
+    z = latents.seeds_to_z(seeds, cfg.z_dim)
+    c = latents.one_hot([seed % cfg.c_dim if cfg.c_dim else None for seed in seeds], cfg.c_dim)
+    ws = latents.truncate(latents.broadcast_ws(engine.map(z, c), cfg.num_ws), artifact.load_w_avg(), psi)
+    np.testing.assert_allclose(ws, np.load(out.with_suffix(".ws.npy"), allow_pickle=False), rtol=1e-4, atol=1e-4, err_msg="mapping")
+    if cfg.architecture == "stylegan3":
+        transform = latents.input_transform(tuple(NVLABS_VIEW["translate"]), NVLABS_VIEW["rotate"])
+        ours = engine.synthesize_transformed(ws, np.repeat(transform[None], len(seeds), axis=0))
+    else:
+        ours = engine.synthesize(ws, np.ones(len(seeds), np.float32))
+    nvlabs_reference.assert_nvlabs_parity(ours, np.load(out.with_suffix(".images.npy"), allow_pickle=False), f"{case} images")
