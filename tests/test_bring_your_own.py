@@ -64,6 +64,8 @@ def _check_served(server) -> None:
 
     with grpc.insecure_channel(server.grpc_target) as channel:
         stub = ganserve_pb2_grpc.GeneratorStub(channel)
+        (listed,) = [m for m in stub.ListModels(pb.ListModelsRequest(), timeout=30).models if m.name == NAME]
+        assert listed.architecture == "stylegan3" and listed.source["details"]["family"] == "stylegan3"
         options = pb.GenerationOptions(psi=psi, cutoff=cutoff, class_index=classes[0], translate=pb.Translation(x=x, y=y), rotate=rotate)
         request = pb.GenerateRequest(model=NAME, latents=[pb.Latent(seed=SEEDS[0])], options=options, format=pb.IMAGE_FORMAT_RAW)
         image = stub.Generate(request, timeout=60).images[0]
