@@ -57,6 +57,22 @@ def test_filtered_lrelu_matches_nvlabs_reference_op(op_index):
     np.testing.assert_allclose(y.numpy(), arrays["y"], atol=1e-6)
 
 
+@pytest.mark.parametrize("up", [2, 3, 4])
+@pytest.mark.parametrize("padding", [(9, 8, 9, 8), (-6, -9, -6, -9), (-11, -12, 3, 0), (13, -1, -7, 12), (0, 0, 0, 0)])
+def test_filtered_lrelu_separable_upsampling_matches_zero_insertion(up, padding):
+    """The separable/polyphase upsampling against the plain zero-insertion path (taken for a 2-D
+    filter): the 1-D filter's outer product, asymmetric, even and odd lengths, pads and crops."""
+    generator = torch.Generator().manual_seed(up)
+    for taps in (5, 6 * up):
+        x = torch.randn(2, 3, 21, 19, generator=generator, dtype=torch.float64)
+        b, fu = torch.randn(3, generator=generator, dtype=torch.float64), torch.randn(taps, generator=generator, dtype=torch.float64)
+        args = (up, 1, padding, 1.4, 0.2, None)
+        y = filtered_lrelu(x, b, fu, None, *args)
+        expected = filtered_lrelu(x, b, fu[:, None] * fu[None, :], None, *args)
+        assert y.shape == expected.shape
+        torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_mapping_reproduces_reference_ws(case):
     generator, state, ref = case
     config = generator.config

@@ -11,6 +11,7 @@ Rearranged for ONNX export with a dynamic batch:
   runs one image at a time, so this gives its output for every image whatever the batch;
 - filtered_lrelu is NVlabs' reference (`_filtered_lrelu_ref` over `_upfirdn2d_ref`) with static
   shapes: zero insertion by reshape/pad, pad/crop by slicing, depthwise convs with the flipped filter;
+  a separable up filter skips the zeros (`_upsample_separable`: the same sums, faster in ONNX Runtime);
 - NVlabs' view transform is one buffer shared by the batch; here it is a per-sample input.
 """
 
@@ -100,6 +101,61 @@ def _depthwise(x: torch.Tensor, f: torch.Tensor, stride: int) -> torch.Tensor:
     return F.conv2d(x, f.unsqueeze(3), stride=(stride, 1), groups=channels)
 
 
+def _polyphase_taps(f: torch.Tensor, up: int, pad_lo: int) -> tuple[torch.Tensor, int]:
+    """Along one axis, taps g [up, S] and offset e0 such that zero insertion, padding by `pad_lo`
+    (negative crops) and true convolution with the 1-D filter f give at output k = up * m + r
+    sum_s g[r, s] * x[m + e0 + s], x zero outside its range: the same nonzero products, in the same
+    order, as the reference, which also adds the products with the inserted zeros.
+
+    With L taps the reference's output k is sum_i x[i] * f[c - up * (i - m)], c = L - 1 + r - pad_lo,
+    and the filter index must be in [0, L): e = i - m runs over [e0, e0 + S) for every phase."""
+    taps = f.shape[0]
+    centres = [taps - 1 + r - pad_lo for r in range(up)]
+    e_lo = min(-((taps - 1 - c) // up) for c in centres)  # smallest e with c - up * e <= L - 1
+    e_hi = max(c // up for c in centres)  # largest e with c - up * e >= 0
+    index = np.full((up, e_hi - e_lo + 1), taps)  # `taps` picks an appended zero
+    for r, c in enumerate(centres):
+        for s in range(e_hi - e_lo + 1):
+            if 0 <= c - up * (e_lo + s) < taps:
+                index[r, s] = c - up * (e_lo + s)
+    return torch.cat([f, f.new_zeros(1)])[torch.from_numpy(index)], e_lo
+
+
+def _upsample_separable(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple[int, int, int, int]) -> torch.Tensor:
+    """_upfirdn2d_ref's upsampling (zero insertion, pad/crop, then the 1-D filter f along x and y with
+    gain `up` per pass), arranged so that ONNX Runtime does little work at the upsampled resolution.
+
+    Why: inserting zeros in both axes and padding at the upsampled resolution made the Pads cost ONNX
+    Runtime more than the filtering. Here the x pass runs on the input's rows only (zero insertion
+    along x by Concat, then its pad/crop), and the y pass is polyphase: each of the `up` output row
+    phases is a short conv with every up-th tap of f on those rows, and the phases are interleaved as
+    whole rows by a reshape/transpose. Both give the reference's sums term for term, less the added
+    zeros (exact in torch; rounding-level in ONNX Runtime)."""
+    _, channels, height, width = x.shape
+    x0, x1, y0, y1 = padding
+    taps = f.shape[0]
+    f = f * up
+    # Zero insertion along x by Concat: ONNX Runtime's Pad of the innermost axis is ~10x slower.
+    zeros = torch.zeros_like(x).unsqueeze(4).expand(-1, -1, -1, -1, up - 1)
+    x = torch.cat([x.unsqueeze(4), zeros], dim=4).reshape(-1, channels, height, width * up)
+    if max(x0, 0) or max(x1, 0):
+        x = F.pad(x, [max(x0, 0), max(x1, 0)])
+    x = x[:, :, :, max(-x0, 0) : x.shape[3] - max(-x1, 0)]
+    x = F.conv2d(x, f.flip(0)[None, None, None].repeat(channels, 1, 1, 1), groups=channels)
+    out_h = height * up + y0 + y1 - taps + 1
+    g, e0 = _polyphase_taps(f, up, y0)
+    span = g.shape[1]
+    # Phase r's row m reads input rows m + e0 + s, s < span; symmetric conv padding p covers both
+    # ends, so it is the conv's row m + p + e0.
+    pad = max(-e0, -(-out_h // up) + span - 1 - height + e0, 0)
+    weight = g.repeat(channels, 1)[:, None, :, None]  # [C * up, 1, span, 1]: channel c's phase r is c * up + r
+    x = F.conv2d(x, weight, padding=(pad, 0), groups=channels)
+    conv_h, out_w = x.shape[2], x.shape[3]
+    x = x.reshape(-1, channels, up, conv_h, out_w).transpose(2, 3).reshape(-1, channels, conv_h * up, out_w)
+    start = (pad + e0) * up
+    return x[:, :, start : start + out_h]
+
+
 def filtered_lrelu(
     x: torch.Tensor,
     bias: torch.Tensor,
@@ -116,13 +172,18 @@ def filtered_lrelu(
     leaky ReLU x gain, clamp, then fd and keep every `down`-th pixel. Static shapes throughout."""
     x = x + bias.reshape(1, -1, 1, 1)
     _, channels, height, width = x.shape
-    if up > 1:
+    separable = up > 1 and fu is not None and fu.ndim == 1
+    if separable:
+        x, fu = _upsample_separable(x, fu, up, padding), None  # padded and filtered by fu already
+    elif up > 1:
         x = x.reshape(-1, channels, height, 1, width, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(-1, channels, height * up, width * up)
     x0, x1, y0, y1 = padding
-    x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
-    x = x[:, :, max(-y0, 0) : x.shape[2] - max(-y1, 0), max(-x0, 0) : x.shape[3] - max(-x1, 0)]
+    if not separable:
+        if max(x0, 0) or max(x1, 0) or max(y0, 0) or max(y1, 0):
+            x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+        x = x[:, :, max(-y0, 0) : x.shape[2] - max(-y1, 0), max(-x0, 0) : x.shape[3] - max(-x1, 0)]
     if fu is not None:
         x = _depthwise(x, fu * (up**2) ** (fu.ndim / 2), stride=1)  # upfirdn2d: gain ** (ndim / 2) per pass
     if slope != 1:  # slope 1 (toRGB) is the identity
