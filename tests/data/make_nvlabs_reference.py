@@ -168,9 +168,30 @@ def _randomise(G, networks, torch):
                 mod.affine.bias.copy_(1 + torch.randn_like(mod.affine.bias) * 0.1)
 
 
-def make_case(name, spec, networks, torch, out_dir, commit):
+def _latents(G, torch):
+    """(z [seeds, z_dim] float64 exactly as gen_images.py draws it, one-hot c [seeds, c_dim] float32)."""
+    z = np.concatenate([np.random.RandomState(seed).randn(1, G.z_dim) for seed in SEEDS], axis=0)
+    c = torch.zeros([len(SEEDS), G.c_dim], dtype=torch.float32)
+    if G.c_dim > 0:
+        for row, idx in enumerate(CLASS_INDICES):
+            c[row, idx] = 1.0
+    return z, c
+
+
+def _write_case(out_dir, name, tensors, source, meta) -> str:
+    """<name>.safetensors (the tensors) and <name>.json (meta); returns the safetensors path."""
     from safetensors.torch import save_file
 
+    os.makedirs(out_dir, exist_ok=True)
+    st_path = os.path.join(out_dir, f"{name}.safetensors")
+    save_file(tensors, st_path, metadata={"case": name, "source": source})
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+    return st_path
+
+
+def make_case(name, spec, networks, torch, out_dir, commit):
     gk = spec["generator_kwargs"]
     torch.manual_seed(spec["torch_seed"])
     G = networks.Generator(**gk)
@@ -181,12 +202,8 @@ def make_case(name, spec, networks, torch, out_dir, commit):
     for k, v in G.state_dict().items():
         tensors[f"G.{k}"] = v.detach().to(torch.float32).contiguous().clone()
 
-    z_np = np.concatenate([np.random.RandomState(s).randn(1, G.z_dim) for s in SEEDS], axis=0)
+    z_np, c = _latents(G, torch)
     z = torch.from_numpy(z_np).to(torch.float32)
-    c = torch.zeros([len(SEEDS), G.c_dim], dtype=torch.float32)
-    if G.c_dim > 0:
-        for i, ci in enumerate(CLASS_INDICES):
-            c[i, ci] = 1.0
     tensors["z"] = z.contiguous()
     tensors["c"] = c.contiguous()
 
@@ -198,10 +215,6 @@ def make_case(name, spec, networks, torch, out_dir, commit):
             tensors[f"ws_{st['name']}"] = ws.to(torch.float32).contiguous()
             tensors[f"float_{st['name']}"] = img.to(torch.float32).contiguous()
             tensors[f"img_{st['name']}"] = u8.contiguous()
-
-    os.makedirs(out_dir, exist_ok=True)
-    st_path = os.path.join(out_dir, f"{name}.safetensors")
-    save_file(tensors, st_path, metadata={"case": name, "source": "NVlabs/stylegan2-ada-pytorch"})
 
     meta = {
         "case": name,
@@ -234,10 +247,7 @@ def make_case(name, spec, networks, torch, out_dir, commit):
         "device": "cpu",
         "keys": {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", "")} for k, v in tensors.items()},
     }
-    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
-        json.dump(meta, f, indent=1, sort_keys=False)
-        f.write("\n")
-    return st_path
+    return _write_case(out_dir, name, tensors, "NVlabs/stylegan2-ada-pytorch", meta)
 
 
 def _randomise_sg3(G, networks, torch):
@@ -262,8 +272,6 @@ def _randomise_sg3(G, networks, torch):
 
 def make_sg3_case(name, spec, networks, make_transform, torch, out_dir, commit):
     """gen_images.py on the CPU, one seed at a time, for each setting."""
-    from safetensors.torch import save_file
-
     gk = spec["generator_kwargs"]
     torch.manual_seed(spec["torch_seed"])
     G = networks.Generator(**gk).eval().requires_grad_(False)
@@ -271,11 +279,7 @@ def make_sg3_case(name, spec, networks, make_transform, torch, out_dir, commit):
     # Saved before any setting writes its view into synthesis.input.transform (identity here).
     tensors = {f"G.{k}": v.detach().to(torch.float32).contiguous().clone() for k, v in G.state_dict().items()}
 
-    z = np.concatenate([np.random.RandomState(seed).randn(1, G.z_dim) for seed in SEEDS])
-    c = torch.zeros([len(SEEDS), G.c_dim])
-    if G.c_dim > 0:
-        for row, idx in enumerate(CLASS_INDICES):
-            c[row, idx] = 1
+    z, c = _latents(G, torch)
     tensors["z"] = torch.from_numpy(z).to(torch.float32)
     tensors["c"] = c
 
@@ -294,9 +298,6 @@ def make_sg3_case(name, spec, networks, make_transform, torch, out_dir, commit):
             tensors[f"float_{st['name']}"] = img.contiguous()
             tensors[f"img_{st['name']}"] = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).contiguous()
 
-    os.makedirs(out_dir, exist_ok=True)
-    st_path = os.path.join(out_dir, f"{name}.safetensors")
-    save_file(tensors, st_path, metadata={"case": name, "source": "NVlabs/stylegan3"})
     meta = {
         "case": name,
         "source": "NVlabs/stylegan3 training.networks_stylegan3.Generator",
@@ -327,15 +328,10 @@ def make_sg3_case(name, spec, networks, make_transform, torch, out_dir, commit):
         "device": "cpu",
         "keys": {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", "")} for k, v in tensors.items()},
     }
-    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
-    return st_path
+    return _write_case(out_dir, name, tensors, "NVlabs/stylegan3", meta)
 
 
 def make_filtered_lrelu_case(filtered_lrelu, torch, out_dir, commit):
-    from safetensors.torch import save_file
-
     torch.manual_seed(5000)
     tensors = {}
     for i, op in enumerate(FILTERED_LRELU_OPS):
@@ -347,8 +343,6 @@ def make_filtered_lrelu_case(filtered_lrelu, torch, out_dir, commit):
         )
         tensors.update({f"{i}_x": x, f"{i}_b": b, f"{i}_y": y.contiguous()})
         tensors.update({f"{i}_{k}": f for k, f in (("fu", fu), ("fd", fd)) if f is not None})
-    st_path = os.path.join(out_dir, f"{FILTERED_LRELU_CASE}.safetensors")
-    save_file(tensors, st_path, metadata={"case": FILTERED_LRELU_CASE, "source": "NVlabs/stylegan3"})
     meta = {
         "case": FILTERED_LRELU_CASE,
         "source": "NVlabs/stylegan3 torch_utils.ops.filtered_lrelu._filtered_lrelu_ref (flip_filter=False)",
@@ -357,10 +351,7 @@ def make_filtered_lrelu_case(filtered_lrelu, torch, out_dir, commit):
         "ops": FILTERED_LRELU_OPS,
         "inputs": "per op i: x [1, 2, 14, 14] randn, b [2] randn, fu/fd rand (absent: None); output i_y",
     }
-    with open(os.path.join(out_dir, f"{FILTERED_LRELU_CASE}.json"), "w") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
-    return st_path
+    return _write_case(out_dir, FILTERED_LRELU_CASE, tensors, "NVlabs/stylegan3", meta)
 
 
 def main(argv=None):
