@@ -111,6 +111,37 @@ def _compile_imported(artifact, repository: Path) -> None:
         typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")
 
 
+dataset_app = typer.Typer(help="Build training datasets.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("emoji")
+def dataset_emoji(
+    out: Annotated[Path, typer.Option(help="the .npz to write (never commit it)")] = Path("var/data/emoji.npz"),
+) -> None:
+    """Noto Emoji and Twemoji 64x64 PNGs (npm emoji-datasource-*), on white, labelled by category."""
+    from ganserve.training.dataset import build_emoji_dataset
+
+    dataset = build_emoji_dataset(out)
+    typer.echo(f"wrote {out}: {len(dataset)} images {dataset.images.shape[1]}x{dataset.images.shape[2]}, {len(dataset.class_names)} classes")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="a dataset .npz from `ganserve dataset`")] = Path("var/data/emoji.npz"),
+    run_dir: Annotated[Path, typer.Option(help="metrics, samples, snapshots and the resume checkpoint; resumes if one is there")] = Path(
+        "var/runs/emoji32"
+    ),
+    kimg: Annotated[float, typer.Option(help="train until this many thousand real images have been shown (across resumes)")] = 500,
+    checkpoint_minutes: Annotated[float, typer.Option(help="minutes between checkpoints")] = 10,
+    threads: Annotated[int, typer.Option(help="torch CPU threads; 0: torch's default")] = 0,
+) -> None:
+    """Train a conditional StyleGAN2 (G, D, G_ema) on CPU or GPU; resumable; see docs/training.md."""
+    from ganserve.training.cli import run_training
+
+    run_training(data, run_dir, kimg, checkpoint_minutes, threads)
+
+
 @app.command()
 def triton(
     grpc_port: int = 8001,
