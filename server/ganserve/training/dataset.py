@@ -87,21 +87,27 @@ def composite_on_white(png: bytes) -> np.ndarray:
 
 
 def read_vendor(tarball: Path, vendor: str, size: int = 64) -> list[tuple[str, int, np.ndarray]]:
-    """(file name, category index, RGB image) for every base emoji of one vendor that has an image."""
-    with tarfile.open(tarball) as tar:
-        catalogue = json.load(tar.extractfile("package/emoji.json"))
-        members = {m.name: m for m in tar.getmembers()}
-        rows = []
-        for emoji in sorted(catalogue, key=lambda e: e["sort_order"]):
-            if emoji["category"] not in CATEGORIES or not emoji.get(f"has_img_{vendor}"):
-                continue
-            member = members.get(f"package/img/{vendor}/{size}/{emoji['image']}")
-            if member is None:
-                continue
-            image = composite_on_white(tar.extractfile(member).read())
-            if image.shape != (size, size, 3):
-                raise ValueError(f"{member.name}: expected {size}x{size}, got {image.shape}")
-            rows.append((emoji["image"], CATEGORIES.index(emoji["category"]), image))
+    """(file name, category index, RGB image) for every base emoji of one vendor that has an image.
+    The tarball is read in one pass: random access into a .tgz decompresses from the start each time."""
+    prefix = f"package/img/{vendor}/{size}/"
+    pngs, catalogue = {}, None
+    with tarfile.open(tarball, "r:gz") as tar:
+        for member in tar:
+            if member.name == "package/emoji.json":
+                catalogue = json.load(tar.extractfile(member))
+            elif member.name.startswith(prefix) and member.name.endswith(".png"):
+                pngs[member.name.removeprefix(prefix)] = tar.extractfile(member).read()
+    if catalogue is None:
+        raise ValueError(f"{tarball.name} has no package/emoji.json")
+    rows = []
+    for emoji in sorted(catalogue, key=lambda e: e["sort_order"]):
+        png = pngs.get(emoji["image"])
+        if emoji["category"] not in CATEGORIES or not emoji.get(f"has_img_{vendor}") or png is None:
+            continue
+        image = composite_on_white(png)
+        if image.shape != (size, size, 3):
+            raise ValueError(f"{emoji['image']}: expected {size}x{size}, got {image.shape}")
+        rows.append((emoji["image"], CATEGORIES.index(emoji["category"]), image))
     return rows
 
 
