@@ -27,13 +27,14 @@ import numpy as np
 
 from ganserve import latents
 from ganserve.artifacts import Artifact
-from ganserve.bench.machine import describe_machine
 from ganserve.compile import compile_model
 from ganserve.engines import load_engine
 from ganserve.importer import import_pickle
 from ganserve.repository import Target
-from ganserve.settings import REPO_ROOT, Settings
+from ganserve.settings import Settings
 from ganserve.triton.config import BatchingOptions
+from ganserve_bench.machine import describe_machine
+from ganserve_bench.report import RESULTS
 
 SEEDS, PSI, TRANSLATE, ROTATE = [0, 1, 2], 0.7, (0.2, -0.1), 20.0
 
@@ -167,7 +168,7 @@ def main() -> None:
     ap.add_argument("--stylegan2", help="an NVlabs/stylegan2-ada-pytorch checkout")
     ap.add_argument("--stylegan3", help="an NVlabs/stylegan3 checkout")
     ap.add_argument("--networks", default="sg2-256,sg3t-256")
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     result = {
         "command": " ".join(sys.argv),

@@ -1,21 +1,31 @@
-"""`ganserve bench` end to end with tiny numbers: the JSON it writes, not the figures in it."""
+"""The benchmarks (benchmarks/ganserve_bench) end to end with tiny numbers: the JSON they write, not the figures in it."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
+import pkgutil
+import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import ganserve
+import ganserve_bench
 from ganserve.artifacts import ModelConfig, Source
-from ganserve.bench import proc, run_benchmark
-from ganserve.bench import wrk as wrk_runs
-from ganserve.bench.engine import generator_macs
-from ganserve.bench.server import bench_server
-from ganserve.bench.timing import closed_loop
 from ganserve.settings import Settings
 from ganserve.triton import local
+from ganserve_bench import machine, proc
+from ganserve_bench import wrk as wrk_runs
+from ganserve_bench.engine import generator_macs
+from ganserve_bench.server import bench_server
+from ganserve_bench.serving import run_benchmark
+from ganserve_bench.timing import closed_loop
 
 WRK = wrk_runs.find()
 needs_wrk = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk; `make bench` installs it)")
@@ -66,7 +76,7 @@ def test_run_benchmark_writes_results(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not local.available(Settings().triton_env), reason=f"no local tritonserver: {local.INSTALL_HINT}")
 def test_run_triton_benchmark_writes_results(tmp_path):
-    from ganserve.bench.triton import run_triton_benchmark
+    from ganserve_bench.triton import run_triton_benchmark
 
     path = run_triton_benchmark("demo64", 4, [1, 2], tmp_path / "results", http_seconds=1, log=lambda _: None)  # wrk where installed
 
@@ -158,12 +168,54 @@ def test_proc_reads_this_process_and_tolerates_missing_files(tmp_path):
     assert proc.fields(str(tmp_path / "missing"), ["VmRSS"]) == {"VmRSS": None}
 
 
+def test_machine_records_the_commit_only_from_a_checkout(monkeypatch, tmp_path):
+    """The commit comes from the checkout the benchmarks run from; elsewhere it is None, never an error."""
+    if (machine.CHECKOUT / ".git").exists():
+        assert re.fullmatch("[0-9a-f]{40}", machine._git("rev-parse", "HEAD") or "")
+    monkeypatch.setattr(machine, "CHECKOUT", tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # git must not find a repository above tmp_path
+    assert machine._git("rev-parse", "HEAD") is None and machine._git("status", "--porcelain") is None
+
+
+def test_the_server_package_imports_no_benchmark_code():
+    """The gateway image ships server/ only: nothing in it may import ganserve_bench."""
+    offending = []
+    for path in Path(ganserve.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offending += [f"{path}: {name}" for name in names if name.split(".")[0] == "ganserve_bench"]
+    assert offending == []
+
+
+def test_every_benchmark_module_imports():
+    """Also those whose runs need a tritonserver or wrk, which may be skipped here."""
+    for module in pkgutil.iter_modules(ganserve_bench.__path__):
+        importlib.import_module(f"ganserve_bench.{module.name}")
+
+
+def test_the_command_runs_as_make_runs_it(tmp_path):
+    """`PYTHONPATH=benchmarks python -m ganserve_bench`, from any folder; bad options are named."""
+    env = {**os.environ, "PYTHONPATH": str(Path(ganserve_bench.__file__).parents[1])}
+
+    def bench(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "ganserve_bench", *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    done = bench("--help")
+    assert done.returncode == 0, done.stderr
+    for command in ("server", "triton", "grpc", "cache"):
+        assert command in done.stdout
+    bad = bench("grpc", "--concurrency", "1,x")
+    assert bad.returncode == 2 and "--concurrency" in bad.stderr and "'1,x'" in bad.stderr, bad.stderr
+
+
 @pytest.mark.slow
 @needs_wrk
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make system-deps)")
 def test_run_cache_benchmark_writes_results(tmp_path):
-    """`ganserve bench-cache` with 1 s wrk runs and a few in-process lookups: keys and outcomes, not figures."""
-    from ganserve.bench.cache import BACKENDS, run_cache_benchmark
+    """The cache benchmark with 1 s wrk runs and a few in-process lookups: keys and outcomes, not figures."""
+    from ganserve_bench.cache import BACKENDS, run_cache_benchmark
 
     out = tmp_path / "results"
     path = run_cache_benchmark("demo64", out, concurrency=[1, 2], http_seconds=1, w_lookups=30, map_seconds=0.05, log=lambda _: None)
@@ -203,12 +255,13 @@ def test_run_cache_benchmark_writes_results(tmp_path):
 
 @pytest.mark.slow
 def test_run_grpc_benchmark_writes_results(tmp_path):
-    """`ganserve bench-grpc` with a few requests per level: keys and outcomes, not figures."""
-    from ganserve.bench.grpc import MODES, run_grpc_benchmark
+    """The gRPC benchmark with a few requests per level: keys and outcomes, not figures."""
+    from ganserve_bench.grpc import MODES, run_grpc_benchmark
 
     path = run_grpc_benchmark("demo64", tmp_path, [1, 2], requests_c1=5, requests_per_worker=2, log=lambda _: None)
     result = json.loads(path.read_text())
     assert path.name.startswith("bench-grpc-demo64-") and result["schema"] == "ganserve-bench-grpc/1"
+    assert isinstance(result["machine"]["cpu_vector_flags"], list) and result["machine"]["cpu_model"]
     assert set(result["modes"]) == set(MODES)
     for runs in result["modes"].values():
         assert [run["concurrency"] for run in runs] == [1, 2]

@@ -4,9 +4,12 @@ with the pieces every command's summary shares (title, contention footer, number
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"  # benchmarks/results, wherever the command runs from
 
 
 def ratios(machine: dict, server: dict, engine: dict, torch_baseline: dict) -> dict:
@@ -31,7 +34,7 @@ def summary(result: dict) -> str:
     m, s = result["machine"], result["server"]
     mib = 1024 * 1024
     lines = [
-        title("bench", result),
+        title("server", result),
         f"server: ready in {s['startup']['time_to_ready_s']:.3f} s, torch loaded: {s['torch_loaded']}, "
         f"RSS after load {s['memory_after_load']['rss_bytes'] / mib:.0f} MiB "
         f"(peak {s['memory_after_load']['peak_rss_bytes'] / mib:.0f} MiB, at ready {s['memory_at_ready']['rss_bytes'] / mib:.0f} MiB)",
@@ -70,7 +73,7 @@ def title(command: str, result: dict) -> str:
     """The summary's first line: command, model and the machine it ran on."""
     m, model = result["machine"], result["model"]
     return (
-        f"ganserve {command} {model['name']} ({model['resolution']}px) on {m['cpu_model']}, "
+        f"ganserve_bench {command} {model['name']} ({model['resolution']}px) on {m['cpu_model']}, "
         f"{m['usable_cpus']} cpus, commit {(m['git_commit'] or 'unknown')[:12]}{' (dirty)' if m['git_dirty'] else ''}"
     )
 
@@ -113,6 +116,11 @@ def number(value: float | None) -> str:
 def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
     """a / b rounded, None where either is missing or zero."""
     return round(a / b, digits) if a and b else None
+
+
+def header(schema: str, created: datetime, started: float) -> dict:
+    """The fields every result file starts with; started: the run's time.perf_counter() at its start."""
+    return {"schema": schema, "created_utc": created.isoformat(timespec="seconds"), "duration_s": round(time.perf_counter() - started, 2)}
 
 
 def write_results(out: Path, name: str, created: datetime, result: dict, text: str, log: Callable[[str], None]) -> Path:

@@ -1,4 +1,4 @@
-"""`ganserve bench`: measure the real server, the bare engine and the eager-torch baseline in one run.
+"""`python -m ganserve_bench server`: measure the real server, the bare engine and the eager-torch baseline in one run.
 
 Everything is measured on the same machine in the same run, so the ratios between the parts mean
 something even on a noisy shared machine. Results go to a JSON file that also describes the machine.
@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ganserve.artifacts import find_artifact
-from ganserve.bench.engine import bench_engine, bench_torch_baseline, generator_macs
-from ganserve.bench.machine import load_average, measure_machine
-from ganserve.bench.report import ratios, summary, write_results
-from ganserve.bench.server import HTTP_SECONDS, HTTPX, bench_server
 from ganserve.settings import Settings
+from ganserve_bench.engine import bench_engine, bench_torch_baseline, generator_macs
+from ganserve_bench.machine import finish_machine, measure_machine
+from ganserve_bench.report import header, ratios, summary, write_results
+from ganserve_bench.server import HTTP_SECONDS, HTTPX, bench_server
 
 SCHEMA = "ganserve-bench/1"
 # The settings that decide the figures, recorded with them (the server reads the same GANSERVE_* env).
@@ -80,7 +80,7 @@ def run_benchmark(
     macs = generator_macs(artifact.config)
     baseline_seconds = engine_seconds if baseline_seconds is None else baseline_seconds
 
-    log(f"ganserve bench: {model}, {requests} requests per level, concurrency {concurrency}")
+    log(f"ganserve_bench server: {model}, {requests} requests per level, concurrency {concurrency}")
     started = time.perf_counter()
     cpu, machine = measure_machine(log)
     server = bench_server(model, requests, concurrency, hot_concurrency, log, http_seconds=http_seconds, use_wrk=use_wrk)
@@ -88,14 +88,10 @@ def run_benchmark(
     torch_baseline = (
         bench_torch_baseline(artifact, settings, baseline_seconds, log) if baseline else {"status": "skipped", "reason": "disabled"}
     )
-    duration_s = round(time.perf_counter() - started, 2)
-    machine["load_average_at_end"] = load_average()
-    machine["contention"] = cpu.report()
+    finish_machine(cpu, machine)
 
     result = {
-        "schema": SCHEMA,
-        "created_utc": created.isoformat(timespec="seconds"),
-        "duration_s": duration_s,
+        **header(SCHEMA, created, started),
         "parameters": {
             "model": model,
             "requests_per_level": requests,

@@ -1,4 +1,4 @@
-"""`ganserve bench-triton`: the gateway on Triton against Triton alone, Triton's dynamic batching on
+"""`python -m ganserve_bench triton`: the gateway on Triton against Triton alone, Triton's dynamic batching on
 and off, and the embedded engine against Triton, on this machine in one run.
 
 Triton here is the tritonserver that `make triton-env` installs, serving the python target (ONNX
@@ -33,16 +33,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ganserve.artifacts import ModelConfig, find_artifact
-from ganserve.bench import proc
-from ganserve.bench import wrk as wrk_runs
-from ganserve.bench.machine import load_average, measure_machine
-from ganserve.bench.report import write_results
-from ganserve.bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, gateway, load_generator
-from ganserve.bench.triton_report import comparisons, summary
-from ganserve.bench.triton_runs import direct_levels, http_levels, tree_memory
 from ganserve.repository import Target
 from ganserve.settings import Settings
 from ganserve.triton import local
+from ganserve_bench import proc
+from ganserve_bench import wrk as wrk_runs
+from ganserve_bench.machine import finish_machine, measure_machine
+from ganserve_bench.processes import gateway
+from ganserve_bench.report import header, write_results
+from ganserve_bench.server import HTTP_SECONDS, HTTPX, WARMUP_SECONDS, load_generator
+from ganserve_bench.triton_report import comparisons, summary
+from ganserve_bench.triton_runs import direct_levels, http_levels, tree_memory
 
 SCHEMA = "ganserve-bench-triton/1"
 RECORDED_SETTINGS = {
@@ -90,7 +91,7 @@ def run_gateway(
 ) -> dict:
     """Start `ganserve serve` with env, load it on each level (from wrk when given, else httpx), record
     its memory; always stopped."""
-    with gateway(env, tmp / f"gateway-{name}.log", model) as (server, startup):
+    with gateway(env, tmp / f"gateway-{name}", model) as (server, startup):
         pid = startup["pid"]
         watch = (triton.grpc_url, triton.process.pid) if triton else None
         levels_out = asyncio.run(http_levels(server.base_url, model, levels, requests, pid, watch, wrk=wrk, seconds=http_seconds))
@@ -116,20 +117,12 @@ def direct_run(triton: local.LocalTriton, config: ModelConfig, levels: list[int]
 def running_triton(repository: Path, workdir: Path, env_dir: Path) -> Iterator[tuple[local.LocalTriton, dict]]:
     """A tritonserver on this repository; yields it and its startup record (time to ready, pid, gRPC
     URL, memory of it and its stubs after the load). Always stopped (killed if it failed to start)."""
-    server = local.LocalTriton(repository, workdir, env_dir)
     started = time.perf_counter()
-    try:
-        server.start()
-    except BaseException:
-        server.stop(kill=True)
-        raise
-    try:
+    with local.LocalTriton(repository, workdir, env_dir) as server:
         pid = server.process.pid
         info = {"time_to_ready_s": round(time.perf_counter() - started, 3), "pid": pid, "grpc_url": server.grpc_url}
         info["memory_after_load"] = tree_memory(pid)
         yield server, info
-    finally:
-        server.stop()
 
 
 def run_triton_benchmark(
@@ -159,7 +152,7 @@ def run_triton_benchmark(
     wrk = load_generator(use_wrk)
     http_load = f"{wrk.label}, {http_seconds} s per level" if wrk else f"{HTTPX}, {requests} requests per level"
     created = datetime.now(UTC)
-    log(f"ganserve bench-triton: {model}, concurrency {concurrency}; direct grpc {requests} requests per level, http {http_load}")
+    log(f"ganserve_bench triton: {model}, concurrency {concurrency}; direct grpc {requests} requests per level, http {http_load}")
     started = time.perf_counter()
     cpu, machine = measure_machine(log)
 
@@ -190,8 +183,7 @@ def run_triton_benchmark(
         batching_on_config = (repo_on / f"{model}_synthesis" / "config.pbtxt").read_text()
         dynamic_line = DYNAMIC_BATCHING_LINE.search(batching_on_config)[0].strip()
 
-    machine["load_average_at_end"] = load_average()
-    machine["contention"] = cpu.report()
+    finish_machine(cpu, machine)
     http_note = (
         f"the gateways' HTTP load comes from {wrk.label} for {http_seconds} s per level (requests: what completed in that "
         "time; requests_per_level applies to the direct runs only; latencies cover every completed response)."
@@ -199,9 +191,7 @@ def run_triton_benchmark(
         else "the gateways' HTTP load comes from an httpx client, in Python too."
     )
     result = {
-        "schema": SCHEMA,
-        "created_utc": created.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
+        **header(SCHEMA, created, started),
         "parameters": {
             "model": model,
             "requests_per_level": requests,

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ganserve.bench import proc
-from ganserve.settings import REPO_ROOT
+from ganserve_bench import proc
 
 VERSIONED_PACKAGES = ("ganserve", "numpy", "onnxruntime", "torch", "fastapi", "uvicorn", "httpx", "pillow")
+# The vector instructions that decide float32 speed and rounding (the CPUs of shared machines vary).
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+CHECKOUT = Path(__file__).resolve().parents[2]  # the benchmarks run from a checkout: its commit is recorded
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict:
@@ -40,8 +42,10 @@ def load_average() -> list[float] | None:
 
 def describe_machine() -> dict:
     status = _git("status", "--porcelain")
+    cpuinfo = proc.fields("/proc/cpuinfo", ["model name", "flags"])
     return {
-        "cpu_model": proc.fields("/proc/cpuinfo", ["model name"])["model name"] or platform.processor() or None,
+        "cpu_model": cpuinfo["model name"] or platform.processor() or None,
+        "cpu_vector_flags": None if cpuinfo["flags"] is None else [f for f in VECTOR_FLAGS if f in cpuinfo["flags"].split()],
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_total_bytes": proc.kib_to_bytes(proc.fields("/proc/meminfo", ["MemTotal"])["MemTotal"]),
@@ -89,8 +93,10 @@ class CpuAccount:
 
 
 def _git(*args: str) -> str | None:
+    """git's answer about the checkout, None outside one (or without git). --no-optional-locks: even
+    `git status` leaves the index alone, so a benchmark writes nothing into the repository but its results."""
     try:
-        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", "--no-optional-locks", *args], cwd=CHECKOUT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -101,6 +107,12 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def finish_machine(cpu: CpuAccount, machine: dict) -> None:
+    """Last in every benchmark: the load average at the end, and what other processes took meanwhile."""
+    machine["load_average_at_end"] = load_average()
+    machine["contention"] = cpu.report()
 
 
 def measure_machine(log) -> tuple[CpuAccount, dict]:

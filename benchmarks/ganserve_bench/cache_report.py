@@ -1,9 +1,9 @@
-"""What `ganserve bench-cache` found, side by side: hit against miss per backend, and the printed summary."""
+"""What `python -m ganserve_bench cache` found, side by side: hit against miss per backend, and the printed summary."""
 
 from __future__ import annotations
 
-from ganserve.bench.cache_runs import BACKENDS
-from ganserve.bench.report import contention, number, ratio, title
+from ganserve_bench.cache_runs import BACKENDS
+from ganserve_bench.report import contention, number, ratio, title
 
 RATIO_DIGITS = 2
 
@@ -40,7 +40,7 @@ def comparisons(result: dict) -> dict:
 def summary(result: dict) -> str:
     m, redis_info = result["machine"], result["redis"]
     lines = [
-        f"{title('bench-cache', result)}; redis-server {redis_info['version']}",
+        f"{title('cache', result)}; redis-server {redis_info['version']}",
         f"http load: {result['http']['load_generator']}, {result['parameters']['http_seconds_per_run']} s per run; "
         "miss = distinct seeds, hit = one primed URL repeated",
         "",

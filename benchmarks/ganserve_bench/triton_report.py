@@ -1,8 +1,8 @@
-"""What `ganserve bench-triton` found, side by side: the three comparisons and the printed summary."""
+"""What `python -m ganserve_bench triton` found, side by side: the three comparisons and the printed summary."""
 
 from __future__ import annotations
 
-from ganserve.bench.report import contention, number, ratio, title
+from ganserve_bench.report import contention, number, ratio, title
 
 MIB = 1024 * 1024
 
@@ -94,7 +94,7 @@ def summary(result: dict) -> str:
     direct, direct_png, off = _by_level(runs["direct"]), _by_level(runs["direct_png"]), _by_level(runs["direct_batching_off"])
     ts = result["tritonserver"]
     lines = [
-        title("bench-triton", result),
+        title("triton", result),
         f"tritonserver (python target) ready in {ts['batching_on']['time_to_ready_s']} s (batching on), "
         f"{ts['batching_off']['time_to_ready_s']} s (off); gateway ready in {runs['gateway_triton']['startup']['time_to_ready_s']} s "
         f"on triton, {runs['gateway_embedded']['startup']['time_to_ready_s']} s embedded",

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from ganserve.bench import proc
+from ganserve_bench import proc
 
 MARKER = "GANSERVE_WRK "
 TIMEOUT_S = 60  # as the httpx client's: wrk counts slower answers as timeouts and leaves them out of its histogram
@@ -39,7 +39,7 @@ DRAIN_POLL_S = 0.02
 # ganserve_requests_total{route="/v1/models/{model}/seeds/{filename}",status="200"} 134.0
 SEED_REQUESTS = re.compile(r'^ganserve_requests_total\{route="[^"]*/seeds/[^"]*",status="[^"]*"\} ([0-9.e+]+)$', re.MULTILINE)
 
-LUA = r"""-- Written by ganserve bench (ganserve/bench/wrk.py) for one wrk run.
+LUA = r"""-- Written by ganserve_bench (benchmarks/ganserve_bench/wrk.py) for one wrk run.
 local prefix, suffix, first_seed, distinct = "{prefix}", "{suffix}", {first_seed}, {distinct}
 local threads = {{}}
 local fixed = nil

@@ -1,10 +1,10 @@
-"""`ganserve bench-cache`: what a cache hit saves against a miss, with the in-process LRU and with Redis.
+"""`python -m ganserve_bench cache`: what a cache hit saves against a miss, with the in-process LRU and with Redis.
 
 Both caches are measured on this machine in one run, against a redis-server started here (no
 persistence, maxmemory 64mb, allkeys-lru: the cache's production settings) and stopped at the end.
 
 1. Seed images over HTTP: `ganserve serve` in a subprocess, once per backend (GANSERVE_REDIS_URL
-   empty: in-process LRU; set: Redis), loaded by wrk (bench/wrk.py) at each concurrency level:
+   empty: in-process LRU; set: Redis), loaded by wrk (wrk.py) at each concurrency level:
    a miss run on distinct seeds (new image, w and PNG each request), then a hit run on one URL,
    primed by a first request, repeated (the image cache answers every request). The server's own
    cache counters around each run say what was a hit.
@@ -14,8 +14,9 @@ persistence, maxmemory 64mb, allkeys-lru: the cache's production settings) and s
    background with Redis, waited for between calls outside the timing), and the bare `engine.map`
    of one seed; with a raw MGET of one 1 KiB value as Redis' round-trip floor.
 
-The redis-server is in cache_redis.py, the measurements in cache_runs.py, the comparisons and the
-printed summary in cache_report.py; this module runs them and writes the result file.
+The redis-server is a processes.RedisServer (described by cache_redis.py), the measurements are in
+cache_runs.py, the comparisons and the printed summary in cache_report.py; this module runs them
+and writes the result file.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ganserve.artifacts import find_artifact
-from ganserve.bench.cache_redis import describe_redis, redis_server, redis_state
-from ganserve.bench.cache_report import comparisons, summary
-from ganserve.bench.cache_runs import BACKENDS, PRIMED_SEEDS, http_backend, raw_mget, w_backend
-from ganserve.bench.machine import load_average, measure_machine
-from ganserve.bench.report import write_results
-from ganserve.bench.server import WARMUP_SECONDS, load_generator
 from ganserve.settings import Settings
+from ganserve_bench.cache_redis import describe_redis, redis_state
+from ganserve_bench.cache_report import comparisons, summary
+from ganserve_bench.cache_runs import BACKENDS, PRIMED_SEEDS, http_backend, raw_mget, w_backend
+from ganserve_bench.machine import finish_machine, measure_machine
+from ganserve_bench.processes import RedisServer
+from ganserve_bench.report import RESULTS, header, write_results
+from ganserve_bench.server import WARMUP_SECONDS, load_generator
 
 SCHEMA = "ganserve-bench-cache/1"
 HTTP_SECONDS = 6  # wrk: measured seconds per run (a miss and a hit run per level and backend)
@@ -55,7 +57,7 @@ RECORDED_SETTINGS = {
 
 def run_cache_benchmark(
     model: str = "demo64",
-    out: Path = Path("benchmarks/results"),
+    out: Path = RESULTS,
     *,
     concurrency: tuple[int, ...] | list[int] = (1, 8),
     http_seconds: int = HTTP_SECONDS,
@@ -78,13 +80,13 @@ def run_cache_benchmark(
         raise RuntimeError("redis-server is not installed (make system-deps)")
     wrk = load_generator(True)
     created = datetime.now(UTC)
-    log(f"ganserve bench-cache: {model}, backends {', '.join(BACKENDS)}, concurrency {levels}, {wrk.label} {http_seconds} s per run")
+    log(f"ganserve_bench cache: {model}, backends {', '.join(BACKENDS)}, concurrency {levels}, {wrk.label} {http_seconds} s per run")
     started = time.perf_counter()
     cpu, machine = measure_machine(log)
 
-    with tempfile.TemporaryDirectory(prefix="ganserve-bench-cache-") as tmp_name, redis_server(Path(tmp_name)) as url:
-        tmp = Path(tmp_name)
-        redis_info = describe_redis(url)
+    with tempfile.TemporaryDirectory(prefix="ganserve-bench-cache-") as tmp_name, RedisServer(Path(tmp_name), durable=False) as redis:
+        tmp, url = Path(tmp_name), redis.url
+        redis_info = describe_redis(redis)
         log(f"  redis-server {redis_info['version']} at {url}")
         http, redis_keys = {}, {}
         for backend in BACKENDS:
@@ -105,12 +107,9 @@ def run_cache_benchmark(
         redis_keys["at_end"] = redis_state(url)
         redis_info["state"] = redis_keys
 
-    machine["load_average_at_end"] = load_average()
-    machine["contention"] = cpu.report()
+    finish_machine(cpu, machine)
     result = {
-        "schema": SCHEMA,
-        "created_utc": created.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
+        **header(SCHEMA, created, started),
         "parameters": {
             "model": model,
             "backends": {"lru": "in-process LRU (GANSERVE_REDIS_URL unset/empty)", "redis": "Redis (GANSERVE_REDIS_URL)"},

@@ -1,4 +1,4 @@
-"""The measurements of `ganserve bench-cache`, per cache backend: seed PNGs over HTTP from a server
+"""The measurements of `python -m ganserve_bench cache`, per cache backend: seed PNGs over HTTP from a server
 with that backend (a miss and a hit run per level, with the server's own cache counters), the w
 cache in this process through the pipeline (hits, misses, the bare engine.map), and a raw Redis MGET
 as the round-trip floor."""
@@ -17,15 +17,16 @@ import httpx
 
 from ganserve import latents
 from ganserve.artifacts import Artifact
-from ganserve.bench import proc
-from ganserve.bench import wrk as wrk_runs
-from ganserve.bench.server import WARMUP_SECONDS, gateway, seed_path
-from ganserve.bench.timing import latency_stats, timed_loop
 from ganserve.cache import Cache, make_caches
 from ganserve.cache.codec import encode_array
 from ganserve.cache.redis import connect
 from ganserve.pipeline import ModelPipeline
 from ganserve.settings import Settings
+from ganserve_bench import proc
+from ganserve_bench import wrk as wrk_runs
+from ganserve_bench.processes import gateway
+from ganserve_bench.server import WARMUP_SECONDS, seed_path
+from ganserve_bench.timing import latency_stats, timed_loop
 
 BACKENDS = ("lru", "redis")  # the in-process LRU (no GANSERVE_REDIS_URL), then Redis
 PRIMED_SEEDS = 256  # distinct primed seeds the hit calls cycle through
@@ -68,7 +69,7 @@ def http_backend(
 ) -> dict:
     """One server with this cache backend: per level a warm-up, a miss run and a hit run; always stopped."""
     path, seed_base = seed_path(model), HTTP_SEED_BASE[backend]
-    with gateway(env, tmp / f"server-{backend}.log", model) as (server, startup):
+    with gateway(env, tmp / f"server-{backend}", model) as (server, startup):
         base, pid = server.base_url, startup["pid"]
         runs = []
         for level in levels:

@@ -1,30 +1,24 @@
 """The server as users start it, measured from outside: `ganserve serve` in a subprocess, its time
-to /readyz, memory and native libraries, then HTTP load on it: from wrk (bench/wrk.py) for a fixed
+to /readyz, memory and native libraries, then HTTP load on it: from wrk (wrk.py) for a fixed
 time per level where wrk is installed, else from an httpx client for a fixed number of requests."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from ganserve.bench import proc
-from ganserve.bench import wrk as wrk_runs
-from ganserve.bench.timing import closed_loop, latency_stats
-from ganserve.triton.local import free_port
+from ganserve_bench import proc
+from ganserve_bench import wrk as wrk_runs
+from ganserve_bench.processes import gateway
+from ganserve_bench.timing import closed_loop, latency_stats
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-READY_POLL_S = 0.01
-READY_TIMEOUT_S = 120.0
 # Seed ranges: measured seeds are level * 1e6 + i; warm-up and hot seeds lie apart from them, so
 # neither the w cache nor the image cache can answer a request that is meant to miss.
 WARMUP_SEED_BASE = 900_000_000
@@ -48,110 +42,6 @@ def seed_path(model: str) -> str:
     return f"/v1/models/{model}/seeds/{{seed}}.png"
 
 
-class ServerProcess:
-    """`ganserve serve` in a subprocess on free loopback ports (HTTP and gRPC); always terminated by stop()."""
-
-    def __init__(self, log_path: Path):
-        self.port, self.grpc_port = free_port(), free_port()
-        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> dict:
-        """Start the server and poll /readyz until it answers 200; how long that took and what it said."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GANSERVE_GRPC_PORT": str(self.grpc_port)}  # the log gives the ready time
-        command = [sys.executable, "-c", "from ganserve.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("wb") as log:
-            started = time.perf_counter()
-            self.proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        polls = 0
-        with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
-            while True:
-                polls += 1
-                try:
-                    response = client.get("/readyz")
-                    if response.status_code == 200:
-                        ready_s = time.perf_counter() - started
-                        body = response.json()
-                        break
-                except httpx.TransportError:
-                    pass
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"the server exited with code {self.proc.returncode} before it was ready:\n{self.log_tail()}")
-                if time.perf_counter() - started > READY_TIMEOUT_S:
-                    raise RuntimeError(f"the server was not ready after {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
-                time.sleep(READY_POLL_S)
-        reported = re.search(r"ready in ([0-9.]+) s", self.log_path.read_text(errors="replace"))
-        return {
-            "pid": self.proc.pid,
-            "port": self.port,
-            "time_to_ready_s": round(ready_s, 4),
-            "lifespan_reported_ready_s": float(reported[1]) if reported else None,
-            "readyz_polls": polls,
-            "readyz_body": body,
-        }
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> int | None:
-        """Terminate (kill after 10 s) and reap the server; its exit code, None if it never started."""
-        if self.proc is None:
-            return None
-        stop_process(self.proc)
-        return self.proc.returncode
-
-    @property
-    def exit_code(self) -> int | None:
-        """The server's exit code once stopped; None while it runs or if it never started."""
-        return None if self.proc is None else self.proc.returncode
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Terminate a child process (kill it after 10 s) and reap it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def gateway_env(values: dict[str, str]) -> Iterator[None]:
-    """ServerProcess hands the gateway this process's environment: set GANSERVE_* only while it starts."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextmanager
-def gateway(env: dict[str, str], log_path: Path, model: str) -> Iterator[tuple[ServerProcess, dict]]:
-    """`ganserve serve` started with env (GANSERVE_* over this process's environment), checked to have
-    loaded model; yields the server and its startup record. Always stopped: read server.exit_code after."""
-    server = ServerProcess(log_path)
-    try:
-        with gateway_env(env):
-            startup = server.start()
-        if model not in startup["readyz_body"].get("models", []):
-            raise RuntimeError(f"the server did not load model {model!r}: {startup['readyz_body']}")
-        yield server, startup
-    finally:
-        server.stop()
-
-
 def bench_server(
     model: str,
     requests: int,
@@ -165,7 +55,7 @@ def bench_server(
     """Start the server, record its startup and memory, load it; requests is per level for the httpx
     client, http_seconds per level for wrk."""
     wrk = load_generator(use_wrk)
-    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp, gateway({}, Path(tmp) / "server.log", model) as (server, startup):
+    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp, gateway({}, Path(tmp), model) as (server, startup):
         pid = startup["pid"]
         result = {"startup": startup, "memory_at_ready": proc.memory(pid), "libraries_at_ready": proc.loaded_libraries(pid)}
         log(f"  server ready in {startup['time_to_ready_s']:.3f} s (pid {pid}, port {server.port})")

@@ -1,10 +1,10 @@
-"""`ganserve bench-grpc`: one image per request over gRPC (raw uint8 tensor), gRPC (PNG) and HTTP
+"""`python -m ganserve_bench grpc`: one image per request over gRPC (raw uint8 tensor), gRPC (PNG) and HTTP
 (PNG, the stable seed URL), p50/p99 at each concurrency level, against one `ganserve serve`.
 
 Every request asks for a seed never asked before (base + level * 1e6 + i), so nothing is served
 from the image or w cache: each pays for mapping, synthesis and (PNG) encoding. All three loads
 come from Python clients in this process (grpc.aio, httpx), on the same cores as the server, in
-closed loops (bench/timing.py). The server's CPU seconds per image are reported beside the
+closed loops (timing.py). The server's CPU seconds per image are reported beside the
 latencies: they do not depend on how fast the load generator is.
 """
 
@@ -21,12 +21,12 @@ import grpc
 import httpx
 
 from ganserve.artifacts import find_artifact
-from ganserve.bench import proc
-from ganserve.bench.machine import load_average, measure_machine
-from ganserve.bench.report import contention, number, title, write_results
-from ganserve.bench.server import gateway
-from ganserve.bench.timing import closed_loop, closed_loop_record
 from ganserve.settings import Settings
+from ganserve_bench import proc
+from ganserve_bench.machine import finish_machine, measure_machine
+from ganserve_bench.processes import gateway
+from ganserve_bench.report import contention, header, number, title, write_results
+from ganserve_bench.timing import closed_loop, closed_loop_record
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
 
@@ -79,19 +79,16 @@ async def _run_mode(mode: str, server, model: str, levels: list[int], requests: 
 
 def run_grpc_benchmark(model: str, out: Path, levels: list[int], requests_c1: int, requests_per_worker: int, log=print) -> Path:
     created, started = datetime.now(UTC), time.perf_counter()
-    log(f"ganserve bench-grpc: {model}")
+    log(f"ganserve_bench grpc: {model}")
     cpu, machine = measure_machine(log)
     artifact = find_artifact(Settings().models_dir, model)
     requests = {level: requests_c1 if level == 1 else level * requests_per_worker for level in levels}
-    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp, gateway({}, Path(tmp) / "server.log", model) as (server, startup):
+    with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp, gateway({}, Path(tmp), model) as (server, startup):
         log(f"  server ready in {startup['time_to_ready_s']:.3f} s (http {server.port}, grpc {server.grpc_port})")
         modes = {mode: asyncio.run(_run_mode(mode, server, model, levels, requests, startup["pid"], log)) for mode in MODES}
-    machine["load_average_at_end"] = load_average()
-    machine["contention"] = cpu.report()
+    finish_machine(cpu, machine)
     result = {
-        "schema": SCHEMA,
-        "created_utc": created.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
+        **header(SCHEMA, created, started),
         "parameters": {
             "model": model,
             "modes": MODES,
@@ -124,7 +121,7 @@ def _comparisons(modes: dict) -> dict:
 
 
 def summary(result: dict) -> str:
-    lines = [title("bench-grpc", result), result["parameters"]["load_generator"] + ", on the same cores as the server", ""]
+    lines = [title("grpc", result), result["parameters"]["load_generator"] + ", on the same cores as the server", ""]
     lines.append(f"{'mode':<12}{'conc':>5}{'n':>7}{'err':>5}{'p50 ms':>9}{'p99 ms':>9}{'img/s':>9}{'srv cpu ms/img':>16}")
     for mode, runs in result["modes"].items():
         for run in runs:

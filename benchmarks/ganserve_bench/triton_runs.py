@@ -1,4 +1,4 @@
-"""The runs of `ganserve bench-triton`: a bare tritonclient gRPC client (Python, asyncio) doing the
+"""The runs of `python -m ganserve_bench triton`: a bare tritonclient gRPC client (Python, asyncio) doing the
 gateway's engine work, HTTP load on a gateway (wrk where installed, else httpx), Triton's own
 statistics around each run, and what a process tree (tritonserver and its Python-backend stubs)
 holds and spends."""
@@ -17,13 +17,13 @@ from tritonclient.utils import InferenceServerException
 
 from ganserve import latents
 from ganserve.artifacts import ModelConfig
-from ganserve.bench import proc
-from ganserve.bench import wrk as wrk_runs
-from ganserve.bench.server import HTTP_SECONDS, WARMUP_SECONDS, WARMUP_SEED_BASE, _http_run, seed_path
-from ganserve.bench.timing import closed_loop, closed_loop_record, latency_stats
 from ganserve.encode import ImageFormat, encode_image
 from ganserve.repository import entry_name
 from ganserve.settings import Settings
+from ganserve_bench import proc
+from ganserve_bench import wrk as wrk_runs
+from ganserve_bench.server import HTTP_SECONDS, WARMUP_SECONDS, WARMUP_SEED_BASE, _http_run, seed_path
+from ganserve_bench.timing import closed_loop, closed_loop_record, latency_stats
 
 # Seeds of the direct client: apart from the HTTP ones (level * 1e6 + i) and their warm-up seeds.
 DIRECT_SEED_BASE = 3_000_000_000
@@ -205,7 +205,7 @@ async def http_levels(
     wrk: wrk_runs.Wrk | None = None,
     seconds: int = HTTP_SECONDS,
 ) -> list[dict]:
-    """GET /v1/models/<model>/seeds/<seed>.png on distinct seeds per level (as `ganserve bench` does):
+    """GET /v1/models/<model>/seeds/<seed>.png on distinct seeds per level (as `python -m ganserve_bench server` does):
     from wrk for `seconds` per level when given, else from the httpx client for `requests` per level;
     with triton = (grpc url, tritonserver pid), Triton's statistics and CPU for each run too (after a
     wrk run, once the gateway has answered what wrk left in flight, so Triton saw every request sent)."""

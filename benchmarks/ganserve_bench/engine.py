@@ -13,11 +13,11 @@ import numpy as np
 
 from ganserve import latents
 from ganserve.artifacts import Artifact, ModelConfig
-from ganserve.bench.timing import closed_loop, closed_loop_record, latency_stats, timed_loop
 from ganserve.cache.memory import MemoryCache
 from ganserve.engines.base import Engine
 from ganserve.pipeline import ModelPipeline, NoiseMode
 from ganserve.settings import Settings
+from ganserve_bench.timing import closed_loop, closed_loop_record, latency_stats, timed_loop
 
 # Apart from the seeds the server is sent; concurrency level L uses ENGINE_SEED_BASE + L * 1e6 + i.
 ENGINE_SEED_BASE = 2_000_000_000

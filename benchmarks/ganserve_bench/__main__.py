@@ -1,0 +1,86 @@
+"""`python -m ganserve_bench`: the benchmark commands (`make bench`, `make bench-triton`, `make bench-cache`, `make bench-grpc`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganserve_bench.report import RESULTS
+
+app = typer.Typer(help="ganserve's benchmarks: each writes a JSON result describing the machine.", no_args_is_help=True)
+Out = Annotated[Path, typer.Option(help="results folder")]
+
+
+def _levels(concurrency: str) -> list[int]:
+    try:
+        return [int(c) for c in concurrency.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated whole numbers, got {concurrency!r}", param_hint="--concurrency") from None
+
+
+@app.command()
+def server(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    requests: Annotated[int, typer.Option(help="requests per concurrency level")] = 200,
+    concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,8,32",
+    out: Out = RESULTS,
+    engine_seconds: Annotated[float, typer.Option(help="seconds per in-process engine and baseline loop")] = 2.0,
+    http_seconds: Annotated[int, typer.Option(help="seconds per HTTP level (with wrk)")] = 8,
+) -> None:
+    """The server over HTTP, the bare engine and the eager-torch baseline: latency, throughput, RSS, time to ready."""
+    from ganserve_bench.serving import run_benchmark
+
+    path = run_benchmark(model, requests, _levels(concurrency), out, engine_seconds=engine_seconds, http_seconds=http_seconds)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def triton(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    requests: Annotated[int, typer.Option(help="requests per concurrency level and run")] = 400,
+    concurrency: Annotated[str, typer.Option(help="comma-separated levels, for HTTP and the direct gRPC client")] = "1,8,32",
+    out: Out = RESULTS,
+    quick: Annotated[bool, typer.Option(help="40 requests per level, levels 1 and 32: a smoke run, not figures")] = False,
+    http_seconds: Annotated[int, typer.Option(help="seconds per gateway HTTP level (with wrk)")] = 8,
+) -> None:
+    """Gateway on Triton vs Triton alone, Triton's dynamic batching on vs off, embedded vs Triton. Needs `make triton-env`."""
+    from ganserve_bench.triton import run_triton_benchmark
+
+    levels = [1, 32] if quick else _levels(concurrency)
+    path = run_triton_benchmark(model, 40 if quick else requests, levels, out, http_seconds=1 if quick else http_seconds)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def grpc(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,32",
+    requests_c1: Annotated[int, typer.Option(help="requests at concurrency 1, per mode")] = 400,
+    requests_per_worker: Annotated[int, typer.Option(help="above concurrency 1: requests per concurrent client, per mode")] = 40,
+    out: Out = RESULTS,
+) -> None:
+    """gRPC raw tensors vs gRPC PNG vs HTTP PNG: p50/p99 of one-image requests at each concurrency level."""
+    from ganserve_bench.grpc import run_grpc_benchmark
+
+    typer.echo(f"wrote {run_grpc_benchmark(model, out, _levels(concurrency), requests_c1, requests_per_worker)}")
+
+
+@app.command()
+def cache(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    concurrency: Annotated[str, typer.Option(help="comma-separated HTTP levels")] = "1,8",
+    out: Out = RESULTS,
+    http_seconds: Annotated[int, typer.Option(help="seconds per wrk run (a miss and a hit run per level and backend)")] = 6,
+    w_lookups: Annotated[int, typer.Option(help="timed in-process w-cache hits per backend (a third as many misses)")] = 3000,
+) -> None:
+    """Cache hit vs miss, in-process LRU vs Redis: seed PNGs over HTTP (wrk) and w lookups in-process. Needs redis-server and wrk."""
+    from ganserve_bench.cache import run_cache_benchmark
+
+    path = run_cache_benchmark(model, out, concurrency=_levels(concurrency), http_seconds=http_seconds, w_lookups=w_lookups)
+    typer.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

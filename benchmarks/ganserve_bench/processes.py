@@ -1,0 +1,196 @@
+"""The processes that tests and benchmarks start on this machine, each on free loopback ports and
+always stopped: a gateway (`ganserve serve` in a subprocess) and a redis-server. A tritonserver is
+the server package's own LocalTriton (`ganserve triton` runs it too), and free ports come from there,
+so that each of these lives once.
+
+This module is outside the server package on purpose: the gateway image does not ship it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import redis
+
+from ganserve.triton.local import free_port
+
+READY_POLL_S = 0.01
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 10.0
+# The cache's production settings (no persistence, bounded, evicting), and the durable saved-latents store's.
+REDIS_CACHE_ARGS = ["--save", "", "--appendonly", "no", "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]
+REDIS_STORE_ARGS = ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction"]
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Send sig to a child process (SIGKILL it if it has not exited after timeout_s) and reap it."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class GatewayProcess:
+    """`ganserve serve` in a subprocess on free loopback ports (HTTP and gRPC), with env (GANSERVE_*)
+    over this process's environment. It writes into workdir only: its log, and its latent store
+    unless env names another one. Always terminated by stop()."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir, self.env = Path(workdir), env
+        self.port, self.grpc_port = free_port(), free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / "server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> dict:
+        """Start the server and poll /readyz until it answers 200; how long that took and what it said."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",  # the log gives the ready time
+            "GANSERVE_LATENTS_PATH": str(self.workdir / "latents.sqlite3"),  # not the checkout's var/
+            **self.env,
+            "GANSERVE_GRPC_PORT": str(self.grpc_port),
+        }
+        command = [sys.executable, "-c", "from ganserve.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            started = time.perf_counter()
+            self.proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        polls = 0
+        with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
+            while True:
+                polls += 1
+                try:
+                    response = client.get("/readyz")
+                    if response.status_code == 200:
+                        ready_s = time.perf_counter() - started
+                        body = response.json()
+                        break
+                except httpx.TransportError:
+                    pass
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the server exited with code {self.proc.returncode} before it was ready:\n{self.log_tail()}")
+                if time.perf_counter() - started > READY_TIMEOUT_S:
+                    raise RuntimeError(f"the server was not ready after {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+                time.sleep(READY_POLL_S)
+        reported = re.search(r"ready in ([0-9.]+) s", self.log_path.read_text(errors="replace"))
+        return {
+            "pid": self.proc.pid,
+            "port": self.port,
+            "time_to_ready_s": round(ready_s, 4),
+            "lifespan_reported_ready_s": float(reported[1]) if reported else None,
+            "readyz_polls": polls,
+            "readyz_body": body,
+        }
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        """Terminate (kill after STOP_TIMEOUT_S) and reap the server; its exit code, None if it never started."""
+        if self.proc is None:
+            return None
+        stop_process(self.proc)
+        return self.proc.returncode
+
+    @property
+    def exit_code(self) -> int | None:
+        """The server's exit code once stopped; None while it runs or if it never started."""
+        return None if self.proc is None else self.proc.returncode
+
+
+@contextmanager
+def gateway(env: dict[str, str], workdir: Path, model: str) -> Iterator[tuple[GatewayProcess, dict]]:
+    """A GatewayProcess started with env, checked to have loaded model; yields the server and its
+    startup record. Always stopped (also when it failed to start): read server.exit_code after."""
+    server = GatewayProcess(workdir, env)
+    try:
+        startup = server.start()
+        if model not in startup["readyz_body"].get("models", []):
+            raise RuntimeError(f"the server did not load model {model!r}: {startup['readyz_body']}")
+        yield server, startup
+    finally:
+        server.stop()
+
+
+class RedisServer:
+    """A redis-server on a free loopback port (or the one given) with its data and log in directory.
+    durable=True: the saved-latents store (AOF, fsync always, no eviction); else the evicting cache.
+    It can be killed (-9) and restarted on the same port and data folder, to test failure and
+    durability. As a context manager: started, then always stopped."""
+
+    def __init__(self, directory: Path, durable: bool, port: int | None = None):
+        self.directory, self.durable = Path(directory), durable
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def args(self) -> list[str]:
+        """The settings that make it a store or a cache."""
+        return REDIS_STORE_ARGS if self.durable else REDIS_CACHE_ARGS
+
+    def command(self) -> list[str]:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed (make system-deps)")
+        base = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        return base + ["--daemonize", "no", "--protected-mode", "no", *self.args]
+
+    def start(self, timeout_s: float = 10) -> RedisServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = self.command()
+        log_path = self.directory / "redis.log"
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.exceptions.ConnectionError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        self.stop(signal.SIGKILL)
+                        raise RuntimeError(f"redis-server did not start:\n{log_path.read_text(errors='replace')[-2000:]}") from None
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final save; what survives is what the AOF already had."""
+        self.stop(signal.SIGKILL)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            stop_process(self.process, sig)
+
+    def restart(self) -> RedisServer:
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
