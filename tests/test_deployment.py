@@ -1,7 +1,8 @@
 """The deployment files: compose structure and profiles, the gateway's Dockerfile, and the two commands' wiring.
 
-No Docker engine runs here, so the compose file is checked in two ways: structurally with PyYAML (always),
-and with `docker compose config` when a Compose v2 is installed (skipped otherwise).
+What only a GPU host can run (the gpu profile, the NGC images) is checked here structurally with PyYAML,
+and with `docker compose config` when a Compose v2 is installed (skipped otherwise). The images and the
+cpu profile are also started for real, under podman: tests/test_containers.py.
 """
 
 import shutil
@@ -15,6 +16,7 @@ import yaml
 from ganserve.settings import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+TEST_OVERRIDE = REPO_ROOT / "docker-compose.test.yml"
 GPU_SERVICES = ("trt-build", "triton")
 TRITON_VARIANTS = {"triton": "tensorrt", "triton-cpu": "onnx"}  # service -> model repository target
 
@@ -108,7 +110,8 @@ def test_the_gateway_reaches_either_variant_as_triton(services):
 
 def test_gateway(services):
     gateway = services["gateway"]
-    assert gateway["build"] == "." and "8000:8000" in gateway["ports"]
+    # HTTP and gRPC, on host ports that default to the same numbers.
+    assert gateway["build"] == "." and gateway["ports"] == ["${GATEWAY_HTTP_PORT:-8000}:8000", "${GATEWAY_GRPC_PORT:-50051}:50051"]
     assert gateway["environment"]["GANSERVE_ENGINE"] == "triton"
     assert gateway["environment"]["GANSERVE_TRITON_URL"] == "triton:8001"  # gRPC
     assert "readyz" in " ".join(gateway["healthcheck"]["test"])
@@ -168,27 +171,43 @@ def compose_v2() -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("profile", ["gpu", "cpu"])
-def test_compose_config_is_valid(profile):
+@pytest.mark.parametrize(("profile", "files"), [("gpu", [COMPOSE_FILE]), ("cpu", [COMPOSE_FILE]), ("cpu", [COMPOSE_FILE, TEST_OVERRIDE])])
+def test_compose_config_is_valid(profile, files):
     command = compose_v2()
     if command is None:
         pytest.skip("no Docker Compose v2 here (`docker compose` or a v2 `docker-compose`); checked structurally above")
-    result = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "--profile", profile, "config", "-q"], capture_output=True, text=True, timeout=60
-    )
+    file_options = [option for file in files for option in ("-f", str(file))]
+    result = subprocess.run([*command, *file_options, "--profile", profile, "config", "-q"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_test_override_swaps_images_and_limits_only(services):
+    """docker-compose.test.yml changes what a machine without a registry needs, and nothing the
+    deployment is made of: no environment, port, volume or health check."""
+    from containers import CONTAINERFILES
+
+    override = yaml.safe_load(TEST_OVERRIDE.read_text())["services"]
+    assert set(override) == {"triton-cpu", "gateway", "redis-cache", "redis-store"}
+    for name, service in override.items():
+        assert service["image"] in CONTAINERFILES, name  # an image the tests build
+        assert set(service) <= {"image", "ulimits", "command"}, name
+    # Only Triton's model repository differs: the CPU Triton here has no ONNX Runtime backend.
+    published, test = services["triton-cpu"]["command"], override["triton-cpu"]["command"]
+    assert [arg for arg in test if "model-repository" not in arg] == [arg for arg in published if "model-repository" not in arg]
+    assert option(test, "model-repository") == "/models/python"
 
 
 def test_dockerfile_serves_without_torch():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert dockerfile.startswith("#") and "FROM python:3.11-slim\n" in dockerfile
+    # The base is a build argument (the tests build on a local one); published: the usual Python image.
+    assert dockerfile.startswith("#") and "ARG BASE=python:3.11-slim\n" in dockerfile and "\nFROM ${BASE}\n" in dockerfile
     installs = [line for line in dockerfile.splitlines() if "pip install" in line]
     assert installs and not any("torch" in line for line in installs)
     assert "tritonclient[grpc]" in (REPO_ROOT / "pyproject.toml").read_text()  # a base dependency: in the image
     # Dependencies are installed before the code is copied, so a code change reuses their layer.
     assert dockerfile.index("pip install --no-cache-dir -r") < dockerfile.index("COPY server") < dockerfile.index("--no-deps .")
     assert "\nUSER " in dockerfile and "USER root" not in dockerfile
-    assert "GANSERVE_HOST=0.0.0.0" in dockerfile
+    assert "GANSERVE_HOST=0.0.0.0" in dockerfile and "\nEXPOSE 8000 50051\n" in dockerfile
     assert "readyz" in dockerfile.split("HEALTHCHECK", 1)[1].splitlines()[0]
     assert dockerfile.rstrip().endswith('CMD ["ganserve", "serve"]')
 
