@@ -23,14 +23,19 @@ SG3_SETTINGS = {
 }
 # NVlabs stylegan3 defaults our config does not share: SynthesisLayer's conv_clamp, MappingNetwork's depth.
 SG3_CONV_CLAMP, SG3_MAPPING_LAYERS = 256, 2
+# What assert_nvlabs_parity asserts (and the README states): at most 1/255 off, >= 99.9% exact.
+MAX_UINT8_DIFF, MIN_EXACT_SHARE = 1, 0.999
 
 
 def assert_nvlabs_parity(ours: np.ndarray, reference: np.ndarray, what: str = "") -> None:
-    """uint8 images against NVlabs': within 1/255 on >= 99.9% of the values, never more than 2/255 off."""
+    """uint8 images against NVlabs': every value within 1/255, and at least 99.9% of them exact.
+
+    A float difference under 1/127.5 moves gen_images.py's uint8 conversion by at most one level,
+    and the float tolerances (tests/tolerances.py) are far below that, so 1/255 holds on any CPU."""
     assert ours.dtype == reference.dtype == np.uint8 and ours.shape == reference.shape, (what, ours.shape, reference.shape)
     diff = np.abs(ours.astype(int) - reference.astype(int))
-    within = (diff <= 1).mean()
-    assert diff.max() <= 2 and within >= 0.999, f"{what}: max diff {diff.max()}/255, {within:.4%} within 1/255"
+    exact = (diff == 0).mean()
+    assert diff.max() <= MAX_UINT8_DIFF and exact >= MIN_EXACT_SHARE, f"{what}: max diff {diff.max()}/255, {exact:.4%} exact"
 
 
 def load_case(case: str) -> tuple[ModelConfig, dict[str, np.ndarray], dict[str, np.ndarray]]:

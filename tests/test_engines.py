@@ -10,6 +10,7 @@ from ganserve import latents
 from ganserve.artifacts import Artifact
 from ganserve.engines import EngineError, load_engine
 from ganserve.settings import REPO_ROOT, EngineKind, Settings
+from tolerances import MAPPING_ULPS, assert_close_ulps
 
 DEMO = REPO_ROOT / "models" / "demo64"
 
@@ -26,7 +27,7 @@ def test_engines_agree(engines):
     z = latents.seeds_to_z([1, 2, 3], cfg.z_dim)
     c = np.zeros((3, 0), np.float32)
     w = {kind: engine.map(z, c) for kind, engine in by_kind.items()}
-    np.testing.assert_allclose(w[EngineKind.onnxruntime], w[EngineKind.torch], atol=1e-5)
+    assert_close_ulps(w[EngineKind.onnxruntime], w[EngineKind.torch], MAPPING_ULPS, "mapping")
 
     ws = latents.broadcast_ws(w[EngineKind.torch], cfg.num_ws)
     const = {kind: engine.synthesize(ws, np.ones(3, np.float32)) for kind, engine in by_kind.items()}

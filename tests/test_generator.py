@@ -1,13 +1,13 @@
 """Our torch generator against NVlabs stylegan2-ada-pytorch, on weights and outputs computed with
 their code (tests/data/nvlabs, made by tests/data/make_nvlabs_reference.py)."""
 
-import numpy as np
 import pytest
 import torch
 
 from ganserve import latents
 from ganserve.generator.networks import Generator, to_uint8_nhwc
-from nvlabs_reference import CASES, SETTINGS, load_case
+from nvlabs_reference import CASES, SETTINGS, assert_nvlabs_parity, load_case
+from tolerances import MAPPING_ULPS, SYNTHESIS_ULPS, assert_close_ulps
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -27,13 +27,11 @@ def test_matches_nvlabs_within_one_level(case, setting):
         c = torch.from_numpy(ref["c"]) if config.c_dim else None
         w = generator.mapping(torch.from_numpy(ref["z"]), c).numpy()
         ws = latents.truncate(latents.broadcast_ws(w, config.num_ws), state["mapping.w_avg"], psi, cutoff)
-        np.testing.assert_allclose(ws, ref[f"ws_{setting}"], atol=1e-5)
+        assert_close_ulps(ws, ref[f"ws_{setting}"], MAPPING_ULPS, setting)
         gain = torch.full([len(ws)], 1.0 if noise_mode == "const" else 0.0)
         image = generator.synthesis(torch.from_numpy(ws), noise_gain=gain)
-    np.testing.assert_allclose(image.numpy(), ref[f"float_{setting}"], atol=1e-4)
-    diff = np.abs(to_uint8_nhwc(image).numpy().astype(int) - ref[f"img_{setting}"].astype(int))
-    assert diff.max() <= 1
-    assert (diff > 0).mean() < 1e-3
+    assert_close_ulps(image.numpy(), ref[f"float_{setting}"], SYNTHESIS_ULPS, setting)
+    assert_nvlabs_parity(to_uint8_nhwc(image).numpy(), ref[f"img_{setting}"], setting)
 
 
 def test_noise_modes_differ_and_explicit_noise_matches_const(case):

@@ -36,6 +36,7 @@ from ganserve.importer.unpickle import loads
 from ganserve.repository import GRAPH_PARTS, Target, graph_path
 from ganserve.settings import Settings
 from ganserve.triton.config import BatchingOptions
+from tolerances import MAPPING_ULPS, assert_close_ulps
 
 # Every committed reference case; StyleGAN3 ones come from nvlabs_reference.SG3_CASES.
 SG3_CASES = getattr(nvlabs_reference, "SG3_CASES", [])
@@ -529,7 +530,7 @@ def check_real_nvlabs_snapshot(case: str, nvlabs: subprocess.Popen, out: Path, m
     z = latents.seeds_to_z(seeds, cfg.z_dim)
     c = latents.one_hot([seed % cfg.c_dim if cfg.c_dim else None for seed in seeds], cfg.c_dim)
     ws = latents.truncate(latents.broadcast_ws(engine.map(z, c), cfg.num_ws), artifact.load_w_avg(), psi)
-    np.testing.assert_allclose(ws, np.load(out.with_suffix(".ws.npy"), allow_pickle=False), rtol=1e-4, atol=1e-4, err_msg="mapping")
+    assert_close_ulps(ws, np.load(out.with_suffix(".ws.npy"), allow_pickle=False), MAPPING_ULPS, "mapping")
     if cfg.architecture == "stylegan3":
         transform = latents.input_transform(tuple(NVLABS_VIEW["translate"]), NVLABS_VIEW["rotate"])
         ours = engine.synthesize_transformed(ws, np.repeat(transform[None], len(seeds), axis=0))

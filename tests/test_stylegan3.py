@@ -14,6 +14,7 @@ from ganserve.generator.networks import to_uint8_nhwc
 from ganserve.generator.stylegan3 import Generator3, build_generator, filtered_lrelu
 from ganserve.repository import DIGEST_KEY, graph_path
 from nvlabs_reference import SG3_CASES, SG3_SETTINGS, assert_nvlabs_parity, load_case, load_filtered_lrelu_ops
+from tolerances import FILTERED_LRELU_ULPS, MAPPING_ULPS, SYNTHESIS_ULPS, assert_close_ulps
 
 
 def view(setting: str, count: int) -> np.ndarray:
@@ -54,7 +55,7 @@ def test_filtered_lrelu_matches_nvlabs_reference_op(op_index):
     t = {k: torch.from_numpy(v) for k, v in arrays.items()}
     args = (op["up"], op["down"], tuple(op["padding"]), op["gain"], op["slope"], op["clamp"])
     y = filtered_lrelu(t["x"], t["b"], t.get("fu"), t.get("fd"), *args)
-    np.testing.assert_allclose(y.numpy(), arrays["y"], atol=1e-6)
+    assert_close_ulps(y.numpy(), arrays["y"], FILTERED_LRELU_ULPS)
 
 
 @pytest.mark.parametrize("up", [2, 3, 4])
@@ -70,7 +71,7 @@ def test_filtered_lrelu_separable_upsampling_matches_zero_insertion(up, padding)
         y = filtered_lrelu(x, b, fu, None, *args)
         expected = filtered_lrelu(x, b, fu[:, None] * fu[None, :], None, *args)
         assert y.shape == expected.shape
-        torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+        assert_close_ulps(y.numpy(), expected.numpy(), FILTERED_LRELU_ULPS)  # float64
 
 
 def test_mapping_reproduces_reference_ws(case):
@@ -81,7 +82,7 @@ def test_mapping_reproduces_reference_ws(case):
         w = generator.mapping(torch.from_numpy(ref["z"]), c).numpy()
     for setting, (psi, cutoff, _, _) in SG3_SETTINGS.items():
         ws = latents.truncate(latents.broadcast_ws(w, config.num_ws), state["mapping.w_avg"], psi, cutoff)
-        np.testing.assert_allclose(ws, ref[f"ws_{setting}"], atol=1e-5)
+        assert_close_ulps(ws, ref[f"ws_{setting}"], MAPPING_ULPS, setting)
 
 
 @pytest.mark.parametrize("setting", list(SG3_SETTINGS))
@@ -90,7 +91,7 @@ def test_matches_gen_images(case, setting):
     transform = view(setting, len(ref["z"]))
     np.testing.assert_array_equal(transform[0], ref[f"transform_{setting}"])  # what gen_images.py copies in
     image = synthesize(generator, ref[f"ws_{setting}"], transform)
-    np.testing.assert_allclose(image.numpy(), ref[f"float_{setting}"], atol=1e-4)
+    assert_close_ulps(image.numpy(), ref[f"float_{setting}"], SYNTHESIS_ULPS, setting)
     assert_nvlabs_parity(to_uint8_nhwc(image).numpy(), ref[f"img_{setting}"], setting)
 
 
@@ -100,8 +101,8 @@ def test_mixed_batch_equals_one_at_a_time(case):
     ws, transforms, floats, images = all_settings(ref)
     batch = synthesize(generator, ws, transforms)
     single = torch.cat([synthesize(generator, ws[i : i + 1], transforms[i : i + 1]) for i in range(len(ws))])
-    torch.testing.assert_close(batch, single, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(batch.numpy(), floats, atol=1e-4)
+    assert_close_ulps(batch.numpy(), single.numpy(), SYNTHESIS_ULPS, "batch against one at a time")
+    assert_close_ulps(batch.numpy(), floats, SYNTHESIS_ULPS, "mixed batch")
     assert_nvlabs_parity(to_uint8_nhwc(batch).numpy(), images, "mixed batch")
 
 
@@ -137,7 +138,7 @@ def test_onnx_graphs(compiled):
     w = sessions["mapping"].run(None, feeds)[0]
     psi, cutoff, _, _ = SG3_SETTINGS["psi05_cut4_rot30"]
     ws = latents.truncate(latents.broadcast_ws(w, cfg.num_ws), artifact.load_w_avg(), psi, cutoff)
-    np.testing.assert_allclose(ws, ref["ws_psi05_cut4_rot30"], atol=1e-5)
+    assert_close_ulps(ws, ref["ws_psi05_cut4_rot30"], MAPPING_ULPS)
 
 
 @pytest.mark.slow
