@@ -37,40 +37,52 @@ triton-env: $(TRITON_ENV)/.deps
 serve: $(BIN)/.serve-deps
 	$(BIN)/ganserve serve
 
-# System packages the tests use: redis-server (started by the tests themselves) and wrk (the
-# benchmarks' HTTP load generator).
+# System packages the tests use: redis-server (started by the tests themselves), wrk (the
+# benchmarks' HTTP load generator), and podman, runc and debootstrap (the container tests build the
+# images on a base made from Debian's packages and run them: docs/deployment.md).
+SYSTEM_PACKAGES := redis-server wrk podman runc debootstrap
 system-deps:
-	command -v redis-server >/dev/null && command -v wrk >/dev/null || \
-	  (apt-get install -y -q redis-server wrk || (apt-get update -q && apt-get install -y -q redis-server wrk))
+	command -v redis-server >/dev/null && command -v wrk >/dev/null && command -v podman >/dev/null && \
+	  command -v runc >/dev/null && command -v debootstrap >/dev/null || \
+	  (apt-get install -y -q $(SYSTEM_PACKAGES) || (apt-get update -q && apt-get install -y -q $(SYSTEM_PACKAGES)))
 
 test: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
-	$(BIN)/ruff check server tests clients
+	$(BIN)/ruff check server tests clients benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.test-deps
-	$(BIN)/ruff check server tests clients
-	$(BIN)/ruff format --check server tests clients
+	$(BIN)/ruff check server tests clients benchmarks
+	$(BIN)/ruff format --check server tests clients benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 format: $(BIN)/.test-deps
-	$(BIN)/ruff check --fix server tests clients
-	$(BIN)/ruff format server tests clients
+	$(BIN)/ruff check --fix server tests clients benchmarks
+	$(BIN)/ruff format server tests clients benchmarks
+
+# The benchmarks (benchmarks/ganserve_bench) are not part of the installed server: they run from the checkout.
+# Their options: make bench-grpc BENCH_ARGS="--concurrency 1,8" (PYTHONPATH=benchmarks .venv/bin/python -m ganserve_bench --help).
+BENCH := PYTHONPATH=benchmarks $(BIN)/python -m ganserve_bench
 
 # HTTP load comes from wrk (C, one thread) where installed; without it the benchmarks fall back to a Python client.
 bench: $(BIN)/.test-deps system-deps
-	$(BIN)/ganserve bench
+	$(BENCH) server $(BENCH_ARGS)
 
 bench-triton: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
-	$(BIN)/ganserve bench-triton
+	$(BENCH) triton $(BENCH_ARGS)
 
 # Cache hit vs miss, in-process LRU vs Redis (a redis-server it starts and stops itself); HTTP load from wrk.
 bench-cache: $(BIN)/.serve-deps system-deps
-	$(BIN)/ganserve bench-cache
+	$(BENCH) cache $(BENCH_ARGS)
 
 # gRPC: load the same server over gRPC (raw tensors and PNG) and HTTP (PNG), p50/p99 at concurrency 1 and 32.
 bench-grpc: $(BIN)/.serve-deps
-	$(BIN)/ganserve bench-grpc
+	$(BENCH) grpc $(BENCH_ARGS)
 
-# Regenerate the gRPC stubs (clients/python/ganserve_client/generated/) after editing proto/ganserve/v1/ganserve.proto.
+# Regenerate the gRPC stubs (the server's ganserve/rpc/generated/ and the client's ganserve_client/generated/)
+# after editing proto/ganserve/v1/ganserve.proto.
 proto: $(BIN)/.test-deps
 	$(BIN)/python proto/generate.py
 

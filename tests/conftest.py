@@ -18,6 +18,7 @@ from ganserve.repository import Target  # noqa: E402
 from ganserve.settings import REPO_ROOT, Settings  # noqa: E402
 from ganserve.triton.config import BatchingOptions  # noqa: E402
 from ganserve.triton.local import free_port  # noqa: E402
+from ganserve_bench.processes import gateway  # noqa: E402
 from nvlabs_reference import load_case  # noqa: E402
 
 COND_MODEL = "cond16"
@@ -64,10 +65,8 @@ def triton_server(model_dirs, tmp_path_factory):
     env_dir = Settings().triton_env
     if not local.available(env_dir):
         pytest.skip(f"no local tritonserver: {local.INSTALL_HINT}")
-    server = local.LocalTriton(model_dirs[1] / Target.python, tmp_path_factory.mktemp("triton"), env_dir)
-    server.start()
-    yield server
-    server.stop()
+    with local.LocalTriton(model_dirs[1] / Target.python, tmp_path_factory.mktemp("triton"), env_dir) as server:
+        yield server
 
 
 @pytest.fixture(scope="session", params=["onnxruntime", "triton"])
@@ -87,10 +86,8 @@ def client(request, settings) -> TestClient:
 @pytest.fixture(scope="session")
 def live_server(settings, tmp_path_factory):
     """`ganserve serve` in a subprocess on free HTTP and gRPC ports, serving the test models."""
-    from ganserve.bench.server import gateway
-
     workdir = tmp_path_factory.mktemp("live")
-    with gateway(served_env(settings, workdir), workdir / "server.log", COND_MODEL) as (server, _):
+    with gateway(served_env(settings, workdir), workdir, COND_MODEL) as (server, _):
         yield server
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganserve.bench.server import gateway
 from ganserve.repository import Target
 from ganserve.settings import Settings
+from ganserve_bench.processes import gateway
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
 from importer_pickles import case_snapshot
@@ -73,7 +73,7 @@ def _check_served(server) -> None:
 
 
 def test_imported_snapshot_is_served_by_the_next_serve(imported, tmp_path):
-    with gateway(imported, tmp_path / "server.log", NAME) as (server, _):
+    with gateway(imported, tmp_path, NAME) as (server, _):
         _check_served(server)
 
 
@@ -83,11 +83,7 @@ def test_imported_snapshot_is_served_through_triton(imported, tmp_path):
     env_dir = Settings().triton_env
     if not local.available(env_dir):
         pytest.skip(f"no local tritonserver: {local.INSTALL_HINT}")
-    triton = local.LocalTriton(Path(imported["GANSERVE_MODEL_REPOSITORY"]) / Target.python, tmp_path, env_dir)
-    triton.start()
-    try:
+    with local.LocalTriton(Path(imported["GANSERVE_MODEL_REPOSITORY"]) / Target.python, tmp_path, env_dir) as triton:
         env = {**imported, "GANSERVE_ENGINE": "triton", "GANSERVE_TRITON_URL": triton.grpc_url}
-        with gateway(env, tmp_path / "server.log", NAME) as (server, _):
+        with gateway(env, tmp_path, NAME) as (server, _):
             _check_served(server)
-    finally:
-        triton.stop()

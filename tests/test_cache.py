@@ -9,7 +9,7 @@ from ganserve.cache.breaker import CircuitBreaker
 from ganserve.cache.codec import decode_array, encode_array
 from ganserve.cache.memory import LRUCache
 from ganserve.settings import Settings
-from redis_server import RedisServer
+from ganserve_bench.processes import RedisServer
 
 
 def test_lru_evicts_least_recently_used_and_counts():

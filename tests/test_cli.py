@@ -30,5 +30,6 @@ def test_demo_then_compile_gives_a_loadable_model(tmp_path):
 
 def test_help_lists_the_subcommands():
     output = CliRunner().invoke(app, ["--help"]).output
-    for command in ("serve", "compile", "demo", "bench", "bench-triton", "triton"):
+    for command in ("serve", "compile", "import", "demo", "triton"):
         assert command in output
+    assert "bench" not in output  # the benchmarks live outside the server: python -m ganserve_bench

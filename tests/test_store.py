@@ -17,7 +17,7 @@ from ganserve.settings import Settings
 from ganserve.store import ID_ALPHABET, ID_LENGTH, SavedLatent, StoreUnavailable, make_store, new_id
 from ganserve.store.redis import ALL, RedisLatentStore
 from ganserve.store.sqlite import SQLiteLatentStore
-from redis_server import RedisServer
+from ganserve_bench.processes import RedisServer
 
 TIMEOUT_S = 0.25
 VERSION = "0123456789abcdef"
@@ -172,7 +172,7 @@ async def test_make_store_redis_when_configured_else_sqlite(tmp_path):
 # -- durability: an acknowledged save survives a crash -----------------------------------------------
 CRASHING_WRITER = """
 import asyncio, os, signal, sys, time
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {benchmarks!r}]  # test_store imports ganserve_bench (pytest's pythonpath)
 from test_store import make_latent
 from ganserve.store.sqlite import SQLiteLatentStore
 
@@ -189,7 +189,8 @@ asyncio.run(main())
 
 async def test_sqlite_saves_survive_a_killed_process(tmp_path):
     path = tmp_path / "latents.sqlite3"
-    script = textwrap.dedent(CRASHING_WRITER).format(tests=str(Path(__file__).parent), path=str(path))
+    tests = Path(__file__).parent
+    script = textwrap.dedent(CRASHING_WRITER).format(tests=str(tests), benchmarks=str(tests.parent / "benchmarks"), path=str(path))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == -signal.SIGKILL, result.stderr
     ids = result.stdout.split()

@@ -111,7 +111,7 @@ class ModelConfig(BaseModel):
             raise ValueError("resolution must be a power of two >= 4")
         return value
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy cannot follow
     @property
     def layer_groups(self) -> dict[str, list[int]]:
         """Named ws index groups; groups with no layer at this resolution are left out."""
@@ -136,6 +136,13 @@ class ModelConfig(BaseModel):
         if self.stylegan3 is None:
             return LAYER_GROUP_RESOLUTIONS
         return {"coarse": (1, 16), "middle": (32, 64), "fine": (128, 1 << 30)}
+
+    @property
+    def stylegan3_options(self) -> StyleGAN3Options:
+        """The options of a StyleGAN3 model; ValueError for a StyleGAN2 one."""
+        if self.stylegan3 is None:
+            raise ValueError(f"model {self.name} is {self.architecture}, not stylegan3")
+        return self.stylegan3
 
     @property
     def graph_parts(self) -> tuple[str, ...]:

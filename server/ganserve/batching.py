@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +40,7 @@ def _concat(parts: list) -> np.ndarray | list[np.ndarray]:
 class MicroBatcher:
     def __init__(
         self,
-        fn: Callable[..., np.ndarray],  # blocking, or a coroutine function
+        fn: Callable[..., np.ndarray | Awaitable[np.ndarray]],  # blocking, or a coroutine function
         max_size: int,
         max_delay_s: float,
         max_queue: int,
@@ -108,7 +108,8 @@ class MicroBatcher:
         size = sum(job.size for job in jobs)
         try:
             args = [_concat([job.arrays[i] for job in jobs]) for i in range(len(jobs[0].arrays))]
-            result = await (self.fn(*args) if self.is_async else asyncio.to_thread(self.fn, *args))
+            call = self.fn(*args) if self.is_async else await asyncio.to_thread(self.fn, *args)
+            result = await call if inspect.isawaitable(call) else call
         except Exception as exc:  # the engine failed: every request in this batch gets the error
             for job in jobs:
                 if not job.future.done():

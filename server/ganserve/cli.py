@@ -1,4 +1,4 @@
-"""The `ganserve` command: serve, compile, import, triton, demo and the benchmarks."""
+"""The `ganserve` command: serve, compile, import, triton, demo, dataset and train (the benchmarks are in benchmarks/)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def serve(
 @app.command()
 def compile(
     model_dir: Annotated[Path, typer.Argument(help="a model directory: generator.json + generator.safetensors")],
-    target: Annotated[list[Target], typer.Option(help="repeat for several; default: all three")] = None,
+    target: Annotated[list[Target] | None, typer.Option(help="repeat for several; default: all three")] = None,
     repository: Annotated[Path | None, typer.Option(help="default: GANSERVE_MODEL_REPOSITORY")] = None,
     max_batch_size: int = 32,
     max_queue_delay_us: Annotated[int, typer.Option(help="Triton dynamic batching delay")] = 1000,
@@ -123,7 +123,9 @@ def dataset_emoji(
     from ganserve.training.dataset import build_emoji_dataset
 
     dataset = build_emoji_dataset(out)
-    typer.echo(f"wrote {out}: {len(dataset)} images {dataset.images.shape[1]}x{dataset.images.shape[2]}, {len(dataset.class_names)} classes")
+    typer.echo(
+        f"wrote {out}: {len(dataset)} images {dataset.images.shape[1]}x{dataset.images.shape[2]}, {len(dataset.class_names)} classes"
+    )
 
 
 @app.command()
@@ -140,6 +142,36 @@ def train(
     from ganserve.training.cli import run_training
 
     run_training(data, run_dir, kimg, checkpoint_minutes, threads)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option(help="the dataset the run was trained on")] = Path("var/data/emoji.npz"),
+    run_dir: Annotated[Path, typer.Option(help="a run directory of `ganserve train`")] = Path("runs/emoji32"),
+) -> None:
+    """Fréchet distance (vs its real-vs-real floor) and class accuracy for every snapshot not yet evaluated."""
+    import json
+
+    from ganserve.training.dataset import load_dataset
+    from ganserve.training.evaluate import evaluate_run
+
+    evaluate_run(run_dir, load_dataset(data), log=lambda record: typer.echo(json.dumps(record)))
+
+
+@app.command("export-run")
+def export_run(
+    run_dir: Annotated[Path, typer.Option(help="a run directory of `ganserve train`")] = Path("runs/emoji32"),
+    snapshot: Annotated[Path | None, typer.Option(help="default: the latest in RUN_DIR/snapshots")] = None,
+    data: Annotated[Path, typer.Option(help="the dataset the run was trained on (for its class names)")] = Path("var/data/emoji.npz"),
+    models_dir: Annotated[Path | None, typer.Option(help="default: GANSERVE_MODELS_DIR")] = None,
+) -> None:
+    """A training snapshot's G_ema -> a model directory with a model card (then `ganserve compile` it)."""
+    from ganserve.training.dataset import load_dataset
+    from ganserve.training.export import export_snapshot, latest_snapshot
+
+    class_names = list(load_dataset(data).class_names)
+    artifact = export_snapshot(run_dir, snapshot or latest_snapshot(run_dir), models_dir or get_settings().models_dir, class_names)
+    typer.echo(f"wrote {artifact.directory} ({artifact.digest[:12]}); next: ganserve compile {artifact.directory}")
 
 
 @app.command()
@@ -160,7 +192,8 @@ def triton(
     server.start()
     typer.echo(f"tritonserver ready: gRPC {server.grpc_url}, HTTP :{http_port}, metrics :{metrics_port}; log {server.log_path}")
     try:
-        server.process.wait()
+        if server.process is not None:
+            server.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -177,68 +210,3 @@ def demo(
 
     artifact = make_demo(directory, name=directory.name, seed=seed)
     typer.echo(f"wrote {artifact.directory} ({artifact.digest[:12]})")
-
-
-@app.command()
-def bench(
-    model: Annotated[str, typer.Option(help="model name")] = "demo64",
-    requests: Annotated[int, typer.Option(help="requests per concurrency level")] = 200,
-    concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,8,32",
-    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-    engine_seconds: Annotated[float, typer.Option(help="seconds per in-process engine and baseline loop")] = 2.0,
-    http_seconds: Annotated[int, typer.Option(help="seconds per HTTP level (with wrk)")] = 8,
-) -> None:
-    """Measure latency, throughput, RSS and time to ready; write JSON results describing the machine."""
-    from ganserve.bench import run_benchmark
-
-    levels = [int(c) for c in concurrency.split(",")]
-    path = run_benchmark(model, requests, levels, out, engine_seconds=engine_seconds, http_seconds=http_seconds)
-    typer.echo(f"wrote {path}")
-
-
-@app.command("bench-triton")
-def bench_triton(
-    model: Annotated[str, typer.Option(help="model name")] = "demo64",
-    requests: Annotated[int, typer.Option(help="requests per concurrency level and run")] = 400,
-    concurrency: Annotated[str, typer.Option(help="comma-separated levels, for HTTP and the direct gRPC client")] = "1,8,32",
-    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-    quick: Annotated[bool, typer.Option(help="40 requests per level, levels 1 and 32: a smoke run, not figures")] = False,
-    http_seconds: Annotated[int, typer.Option(help="seconds per gateway HTTP level (with wrk)")] = 8,
-) -> None:
-    """Gateway on Triton vs Triton alone, Triton's dynamic batching on vs off, embedded vs Triton. Needs `make triton-env`."""
-    from ganserve.bench.triton import run_triton_benchmark
-
-    levels = [1, 32] if quick else [int(c) for c in concurrency.split(",")]
-    path = run_triton_benchmark(model, 40 if quick else requests, levels, out, http_seconds=1 if quick else http_seconds)
-    typer.echo(f"wrote {path}")
-
-
-@app.command("bench-grpc")
-def bench_grpc(
-    model: Annotated[str, typer.Option(help="model name")] = "demo64",
-    concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,32",
-    requests_c1: Annotated[int, typer.Option(help="requests at concurrency 1, per mode")] = 400,
-    requests_per_worker: Annotated[int, typer.Option(help="above concurrency 1: requests per concurrent client, per mode")] = 40,
-    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-) -> None:
-    """gRPC raw tensors vs gRPC PNG vs HTTP PNG: p50/p99 of one-image requests at each concurrency level."""
-    from ganserve.bench.grpc import run_grpc_benchmark
-
-    levels = [int(c) for c in concurrency.split(",")]
-    typer.echo(f"wrote {run_grpc_benchmark(model, out, levels, requests_c1, requests_per_worker)}")
-
-
-@app.command("bench-cache")
-def bench_cache(
-    model: Annotated[str, typer.Option(help="model name")] = "demo64",
-    concurrency: Annotated[str, typer.Option(help="comma-separated HTTP levels")] = "1,8",
-    out: Annotated[Path, typer.Option(help="results folder")] = Path("benchmarks/results"),
-    http_seconds: Annotated[int, typer.Option(help="seconds per wrk run (a miss and a hit run per level and backend)")] = 6,
-    w_lookups: Annotated[int, typer.Option(help="timed in-process w-cache hits per backend (a third as many misses)")] = 3000,
-) -> None:
-    """Cache hit vs miss, in-process LRU vs Redis: seed PNGs over HTTP (wrk) and w lookups in-process. Needs redis-server and wrk."""
-    from ganserve.bench.cache import run_cache_benchmark
-
-    levels = [int(c) for c in concurrency.split(",")]
-    path = run_cache_benchmark(model, out, concurrency=levels, http_seconds=http_seconds, w_lookups=w_lookups)
-    typer.echo(f"wrote {path}")

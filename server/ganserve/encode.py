@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import io
 import math
-from enum import StrEnum
 
 import numpy as np
 import PIL
 from PIL import Image
 
+from ganserve.protocol import AnimationFormat, ImageFormat
 from ganserve.settings import Settings
-
-
-class ImageFormat(StrEnum):
-    png = "png"
-    jpg = "jpg"
-    webp = "webp"
-
-
-class AnimationFormat(StrEnum):
-    webp = "webp"
-    gif = "gif"
-
 
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 IMAGE_MEDIA_TYPES = sorted(set(MEDIA_TYPES.values()))

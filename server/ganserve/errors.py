@@ -1,4 +1,4 @@
-"""Failures the request path can raise; the API maps each to one HTTP status."""
+"""Failures the request path can raise; ganserve.failures maps each to an HTTP and a gRPC status."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ class NotFound(LookupError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field, self.message = field, message
+
+
+class BodyTooLarge(ValueError):
+    """413: the request body is larger than GANSERVE_MAX_BODY_BYTES."""
 
 
 def field_path(loc: tuple) -> str:

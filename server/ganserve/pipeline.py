@@ -6,11 +6,10 @@ cached w only. All three engine calls go through micro-batchers shared by concur
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ganserve import latents
 from ganserve.artifacts import Artifact
@@ -19,76 +18,9 @@ from ganserve.cache import Cache, cache_key
 from ganserve.cache.codec import decode_array, encode_array
 from ganserve.engines import Engine
 from ganserve.errors import InvalidInput, NotFound
+from ganserve.protocol import IDENTITY, Latent, NoiseMode, View
 from ganserve.settings import Settings
 from ganserve.store import LatentStore
-
-
-class NoiseMode(StrEnum):
-    const = "const"  # each layer's stored noise buffer (NVlabs default)
-    none = "none"  # no noise
-    random = "random"  # fresh noise drawn from noise_seed: reproducible
-
-
-LATENT_FIELDS = ("seed", "z", "w", "ws", "id")
-
-Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]
-
-
-class View(BaseModel):
-    """StyleGAN3's input transform, named as gen_images.py names it: move the view by (x, y) and
-    rotate it by degrees. The identity for every model; StyleGAN2 models take only the identity."""
-
-    model_config = {"frozen": True}
-
-    translate: tuple[Coordinate, Coordinate] = (0.0, 0.0)
-    rotate: Coordinate = 0.0
-
-    @property
-    def is_identity(self) -> bool:
-        return self.translate == (0.0, 0.0) and self.rotate == 0.0
-
-    @classmethod
-    def parse(cls, translate: str | None, rotate: float) -> View:
-        """From query parameters: translate as "X,Y"."""
-        if translate is None:
-            return cls(rotate=rotate)
-        parts = translate.split(",")
-        try:
-            if len(parts) != 2:
-                raise ValueError
-            x, y = (float(p) for p in parts)
-        except ValueError:
-            raise InvalidInput("translate", f"expected two numbers X,Y, got {translate!r}") from None
-        try:
-            return cls(translate=(x, y), rotate=rotate)
-        except ValidationError:
-            raise InvalidInput("translate", f"X and Y must be finite numbers within ±10000, got {translate!r}") from None
-
-
-IDENTITY = View()
-
-
-class Latent(BaseModel):
-    """Exactly one of: a seed, z [z_dim], w [w_dim], ws [num_ws][w_dim], or a saved latent's id."""
-
-    model_config = {"extra": "forbid"}
-
-    seed: int | None = Field(None, ge=0, le=latents.SEED_MAX)
-    z: list[float] | None = Field(None, min_length=1)
-    w: list[float] | None = Field(None, min_length=1)
-    ws: list[list[float]] | None = Field(None, min_length=1)
-    id: str | None = Field(None, pattern=r"^[0-9A-Za-z]{1,64}$", description="a saved latent (POST /v1/latents)")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Latent:
-        given = [name for name in LATENT_FIELDS if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of seed, z, w, ws or id (got {', '.join(given) or 'none'})")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(name for name in LATENT_FIELDS if getattr(self, name) is not None)
 
 
 def _decode_w(value: bytes | None, w_dim: int) -> np.ndarray | None:
@@ -115,7 +47,7 @@ class ModelPipeline:
         self.digest = artifact.digest
         self.w_avg = artifact.load_w_avg()
 
-        def batcher(fn, name):
+        def batcher(fn: Callable[..., Any], name: str) -> MicroBatcher:
             delay = settings.batch_max_delay_ms / 1000
             in_flight = getattr(engine, "batches_in_flight", 1)
             return MicroBatcher(fn, settings.batch_max_size, delay, settings.queue_max_images, f"{self.config.name} {name}", in_flight)
@@ -123,7 +55,7 @@ class ModelPipeline:
         self.mapping = batcher(engine.map, "mapping")
         if self.config.stylegan3 is not None:
             self.synthesis = batcher(engine.synthesize_transformed, "synthesis")
-            self.synthesis_noise = None  # StyleGAN3 has no noise inputs
+            self.synthesis_noise: MicroBatcher | None = None  # StyleGAN3 has no noise inputs
         else:
             self.synthesis = batcher(engine.synthesize, "synthesis")
             self.synthesis_noise = batcher(engine.synthesize_with_noise, "synthesis_noise")
@@ -154,15 +86,18 @@ class ModelPipeline:
     async def w_from_seeds(self, seeds: list[int], class_index: int | None) -> np.ndarray:
         """Mapped w per seed, from the cache where possible; one engine call for all misses."""
         keys = [cache_key(self.config.name, self.digest, "w", seed, class_index) for seed in seeds]
-        found = [_decode_w(value, self.config.w_dim) for value in await self.w_cache.get_many(keys)]
-        missing = [i for i, w in enumerate(found) if w is None]
+        cached = [_decode_w(value, self.config.w_dim) for value in await self.w_cache.get_many(keys)]
+        missing = [i for i, w in enumerate(cached) if w is None]
+        found = np.empty((len(seeds), self.config.w_dim), dtype=np.float32)
+        for i, w in enumerate(cached):
+            if w is not None:
+                found[i] = w
         if missing:
             z = latents.seeds_to_z([seeds[i] for i in missing], self.config.z_dim)
             computed = await self.w_from_z(z, class_index)
-            for i, w in zip(missing, computed, strict=True):
-                found[i] = w
+            found[missing] = computed
             await self.w_cache.set_many({keys[i]: encode_array(w) for i, w in zip(missing, computed, strict=True)})
-        return np.stack(found)
+        return found
 
     def _vector(self, values: list[float], length: int, field: str) -> np.ndarray:
         if len(values) != length:
@@ -202,7 +137,7 @@ class ModelPipeline:
         cfg = self.config
         items = [await self.resolve_saved(item, f"{field}[{i}]") for i, item in enumerate(items)]
         ws = np.empty((len(items), cfg.num_ws, cfg.w_dim), dtype=np.float32)
-        seed_rows = [i for i, item in enumerate(items) if item.seed is not None]
+        seeds = {i: item.seed for i, item in enumerate(items) if item.seed is not None}  # row -> seed
         z_rows = [i for i, item in enumerate(items) if item.z is not None]
         for i, item in enumerate(items):
             if item.w is not None:
@@ -213,8 +148,8 @@ class ModelPipeline:
                 for j, row in enumerate(item.ws):
                     ws[i, j] = self._vector(row, cfg.w_dim, f"{field}[{i}].ws[{j}]")
         z = np.stack([await self.z_of(items[i], f"{field}[{i}]") for i in z_rows]) if z_rows else None
-        if seed_rows:
-            ws[seed_rows] = (await self.w_from_seeds([items[i].seed for i in seed_rows], class_index))[:, None]
+        if seeds:
+            ws[list(seeds)] = (await self.w_from_seeds(list(seeds.values()), class_index))[:, None]
         if z is not None:
             ws[z_rows] = (await self.w_from_z(z, class_index))[:, None]
         return ws
@@ -244,7 +179,7 @@ class ModelPipeline:
         if self.config.stylegan3 is not None:
             transform = np.repeat(latents.input_transform(view.translate, view.rotate)[None], len(ws), axis=0)
             return await self.synthesis.submit(ws, transform)
-        if noise == NoiseMode.random:
+        if noise == NoiseMode.random and self.synthesis_noise is not None:
             seeds = [noise_seed if same_noise else (noise_seed + i) % (latents.SEED_MAX + 1) for i in range(len(ws))]
             return await self.synthesis_noise.submit(ws, latents.random_noise_maps(seeds, self.config.noise_shapes))
         gain = np.full([len(ws)], 1.0 if noise == NoiseMode.const else 0.0, dtype=np.float32)

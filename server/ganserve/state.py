@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -15,15 +17,19 @@ from ganserve.artifacts import discover
 from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
 from ganserve.errors import NotFound
-from ganserve.pipeline import ModelPipeline, NoiseMode
+from ganserve.metrics import Metrics
+from ganserve.pipeline import ModelPipeline
+from ganserve.protocol import NoiseMode
 from ganserve.settings import EngineKind, Settings
 from ganserve.store import make_store
 
 log = logging.getLogger("ganserve")
 
+T = TypeVar("T")
+
 
 class AppState:
-    def __init__(self, settings: Settings, metrics):
+    def __init__(self, settings: Settings, metrics: Metrics):
         self.settings, self.metrics = settings, metrics
         self.pipelines: dict[str, ModelPipeline] = {}
         self.w_cache, self.image_cache = make_caches(settings)
@@ -31,7 +37,7 @@ class AppState:
         self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
         self.ready = False
         self.started_at = time.monotonic()
-        self.triton_client = None  # one long-lived client shared by every model, with GANSERVE_ENGINE=triton
+        self.triton_client: Any = None  # one long-lived client shared by every model, with GANSERVE_ENGINE=triton
 
     def pipeline(self, model: str, field: str = "model") -> ModelPipeline:
         found = self.pipelines.get(model)
@@ -40,7 +46,7 @@ class AppState:
             raise NotFound(field, f"unknown model {model!r}; models: {known}")
         return found
 
-    async def run_blocking(self, fn, *args):
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Encoding and other CPU work, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.encoder, fn, *args)
 

@@ -1,51 +1,21 @@
 """Schemathesis over the OpenAPI description, against a real server process: no input may cause a 5xx."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ganserve_bench.processes import gateway
 
 
 @pytest.fixture(scope="module")
 def server_url(model_dirs, tmp_path_factory):
     models, repository = model_dirs
-    log_path = tmp_path_factory.mktemp("fuzz-server") / "server.log"
-    port = free_port()
-    env = {
-        **os.environ,
-        "GANSERVE_MODELS_DIR": str(models),
-        "GANSERVE_MODEL_REPOSITORY": str(repository),
-        "GANSERVE_LATENTS_PATH": str(log_path.parent / "latents.sqlite3"),
-    }
-    command = [sys.executable, "-c", "from ganserve.cli import app; app()", "serve", "--port", str(port)]
-    log = log_path.open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            pytest.fail(f"server did not become ready: {log_path.read_text()[-3000:]}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+    env = {"GANSERVE_MODELS_DIR": str(models), "GANSERVE_MODEL_REPOSITORY": str(repository)}
+    workdir = tmp_path_factory.mktemp("fuzz-server")
+    with gateway(env, workdir, "demo64") as (server, _):
+        yield server.base_url
 
 
 def test_no_input_causes_a_server_error(server_url, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from ganserve.api.app import create_app
-from redis_server import RedisServer
+from ganserve_bench.processes import RedisServer
 
 URL = "/v1/models/demo64/seeds"
 

@@ -11,7 +11,7 @@ from conftest import COND_MODEL, assert_error
 from ganserve import latents
 from ganserve.api.app import create_app
 from ganserve.store import new_id
-from redis_server import RedisServer
+from ganserve_bench.processes import RedisServer
 
 URL = "/v1/latents"
 PAGE_MAX = 5

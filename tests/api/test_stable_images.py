@@ -1,5 +1,6 @@
 """The stable seed URL: determinism, ETags, parameters and every bad input."""
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import COND_MODEL, assert_error
+from ganserve.encode import encoder_signature
 from nvlabs_reference import load_case
 
 URL = "/v1/models/demo64/seeds"
@@ -15,6 +17,21 @@ URL = "/v1/models/demo64/seeds"
 
 def decode(response) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+@pytest.mark.parametrize(
+    ("query", "params"),
+    [
+        ("", "seed=42|1.0|None|const|None|png"),
+        ("?psi=0.7&cutoff=4&noise=random&noise_seed=3", "seed=42|0.7|4|random:3|None|png"),
+        ("?noise=none&translate=0,0&rotate=0", "seed=42|1.0|None|none|None|png"),
+    ],
+)
+def test_etags_keep_their_published_formula(client, query, params):
+    """CDNs and browsers hold these ETags: the same URL must keep the same one from release to release."""
+    pipeline = client.app.state.ganserve.pipeline("demo64")
+    key = f"{pipeline.digest}|{pipeline.engine.name}|{encoder_signature(client.app.state.ganserve.settings)}|{params}"
+    assert client.get(f"{URL}/42.png{query}").headers["etag"] == '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
 def test_same_url_same_bytes_and_strong_etag(client):

@@ -36,6 +36,14 @@ def tiny_dataset() -> EmojiDataset:
 @pytest.fixture
 def tiny_options() -> TrainingOptions:
     return TrainingOptions(
-        name="tiny16", resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16, batch=8, r1_interval=2,
+        name="tiny16",
+        resolution=16,
+        z_dim=16,
+        w_dim=16,
+        mapping_layers=2,
+        channel_base=256,
+        channel_max=16,
+        batch=8,
+        r1_interval=2,
         tick_kimg=0.016,
     )

@@ -45,7 +45,9 @@ def test_read_vendor_keeps_categories_in_order_and_skips_components(tmp_path):
         entry("missing.png", "Objects", 4),  # listed, no PNG: left out
         entry("noimg.png", "Objects", 5, has_image=False),
     ]
-    write_package(tarball, "google", emoji, {"a.png": png((255, 0, 0, 255)), "b.png": png((0, 0, 255, 255)), "skin.png": png((1, 1, 1, 255))})
+    write_package(
+        tarball, "google", emoji, {"a.png": png((255, 0, 0, 255)), "b.png": png((0, 0, 255, 255)), "skin.png": png((1, 1, 1, 255))}
+    )
     rows = read_vendor(tarball, "google")
     assert [(name, label) for name, label, _ in rows] == [("a.png", 0), ("b.png", CATEGORIES.index("Flags"))]
     assert rows[0][2].shape == (64, 64, 3) and (rows[0][2] == [255, 0, 0]).all()

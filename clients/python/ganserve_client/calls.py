@@ -70,20 +70,21 @@ class Call:
 
 
 # -- to the wire -------------------------------------------------------------------------------
-def _latent_json(latent: Latent) -> dict:
-    value = latent.value
+def _latent_json(latent: Latent) -> dict[str, Any]:
+    value: Any = latent.value  # its type goes with latent.kind
     return {latent.kind: [list(row) for row in value] if latent.kind == "ws" else (list(value) if latent.kind in "zw" else value)}
 
 
 def _latent_pb(latent: Latent) -> pb.Latent:
     if latent.kind in ("seed", "id"):
-        return pb.Latent(**{latent.kind: latent.value})
+        fields: dict[str, Any] = {latent.kind: latent.value}
+        return pb.Latent(**fields)
     array = np.asarray(latent.value, np.float32)
     return pb.Latent(**{latent.kind: pb.FloatTensor(shape=list(array.shape), values=array.ravel().tolist())})
 
 
-def _options_json(options: Options) -> dict:
-    values = {"psi": options.psi, "cutoff": options.cutoff, "class": options.class_, "noise": str(options.noise)}
+def _options_json(options: Options) -> dict[str, Any]:
+    values: dict[str, Any] = {"psi": options.psi, "cutoff": options.cutoff, "class": options.class_, "noise": str(options.noise)}
     values["noise_seed"] = options.noise_seed
     if tuple(options.translate) != (0.0, 0.0) or options.rotate != 0.0:  # StyleGAN3 only: sent when set
         values.update(translate=list(options.translate), rotate=options.rotate)
@@ -140,7 +141,7 @@ def _image_bytes(response) -> Image:
 def _saved_json(body: dict) -> SavedLatent:
     values = body.get("values")
     array = None if values is None else np.asarray(values, np.float32)
-    shape = tuple(body["shape"]) if "shape" in body else array.shape
+    shape = tuple(body["shape"]) if array is None else array.shape  # a listing without values gives the shape
     fields = {key: body[key] for key in ("id", "model", "model_version", "name", "source", "created", "expires")}
     return SavedLatent(**fields, kind=LatentKind(body["kind"]), shape=shape, values=array)
 
@@ -277,7 +278,8 @@ def mix(
     grpc_call = GrpcCall("Mix", request, from_pb)
     if _http_format(fmt) is None:
         return Call(None, grpc_call)
-    body = {"rows": [_latent_json(x) for x in row_items], "columns": [_latent_json(x) for x in column_items], "layers": spec}
+    body: dict[str, Any] = {"rows": [_latent_json(x) for x in row_items], "columns": [_latent_json(x) for x in column_items]}
+    body["layers"] = spec
     body.update(_options_json(options), format=_http_format(fmt), include_ws=include_ws, output="grid" if grid else "cells")
 
     def from_http(response) -> MixResult:
@@ -302,7 +304,9 @@ def save_latent(
     ttl_s: float | None,
 ) -> Call:
     item = as_latent(latent)
-    request = pb.SaveLatentRequest(model=model, latent=_latent_pb(item), kind=PB_KINDS[kind] if kind else 0, psi=psi, name=name)
+    request = pb.SaveLatentRequest(
+        model=model, latent=_latent_pb(item), kind=PB_KINDS[kind] if kind else pb.LATENT_KIND_UNSPECIFIED, psi=psi, name=name
+    )
     if cutoff is not None:
         request.cutoff = cutoff
     if ttl_s is not None:

@@ -58,7 +58,14 @@ def generation_options(
     psi: float, cutoff: int | None, class_: str | None, noise: Noise, noise_seed: int, translate: str | None, rotate: float
 ) -> dict:
     """The options every generating command takes, as Client keyword arguments."""
-    options = {"psi": psi, "cutoff": cutoff, "class_": class_, "noise": noise, "noise_seed": noise_seed, "rotate": rotate}
+    options: dict[str, object] = {
+        "psi": psi,
+        "cutoff": cutoff,
+        "class_": class_,
+        "noise": noise,
+        "noise_seed": noise_seed,
+        "rotate": rotate,
+    }
     if translate is not None:
         try:
             x, y = (float(part) for part in translate.split(","))
@@ -168,6 +175,8 @@ def interpolate(
             task = bar.add_task(f"interpolate {name}", total=frames)
             walk = c.interpolate(name, parse_ints(keyframes), frames=frames, loop=loop, space=space, format=format, **options)
             for frame in walk:
+                if frame.image is None:  # only with latents_only, which this command does not ask for
+                    continue
                 frame.image.save(out / f"frame{frame.index:04d}{frame.image.extension}")
                 bar.advance(task)
     except GanserveError as error:

@@ -43,6 +43,7 @@ def http_error(response: httpx.Response) -> errors.GanserveError:
         message, field, code = error["message"], error.get("field"), error.get("code")
     except (ValueError, KeyError, TypeError):
         message, field, code = response.text or response.reason_phrase, None, None
+    kind: type[errors.GanserveError]
     if response.status_code == 503:
         kind = errors.Overloaded if code == "overloaded" else errors.Unavailable
     else:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import ganserve
-from ganserve.api.errors import install_error_handlers
+from ganserve.api.errors import RequestIds, install_error_handlers
 from ganserve.api.limits import BodySizeLimit
-from ganserve.api.metrics import Metrics, MetricsMiddleware, StateCollector
+from ganserve.api.metrics import MetricsMiddleware, StateCollector
 from ganserve.api.routes import health, images, interpolations, latents, mixes, models, stable_images
+from ganserve.metrics import Metrics
 from ganserve.settings import Settings, get_settings
 from ganserve.state import AppState
 
@@ -25,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = AppState(settings, metrics)
         metrics.registry.register(StateCollector(state))
         app.state.ganserve = state
@@ -53,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (models, stable_images, images, interpolations, mixes, latents, health):
         app.include_router(module.router)
     install_error_handlers(app)
+    # Outermost last: metrics see every response, the 413 of BodySizeLimit carries a request id too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIds)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -1,55 +1,84 @@
-"""Every failure becomes a JSON error naming the problem: {"error": {code, message, field}}."""
+"""Every failure becomes a JSON error naming the problem: {"error": {code, message, field}}, with
+the status of ganserve.failures' table. Every response carries X-Request-ID; an exception that
+escapes (a bug) becomes a JSON 500 with that id in the body too, logged with it."""
 
 from __future__ import annotations
+
+import json
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ganserve.batching import Overloaded
-from ganserve.engines import EngineError
-from ganserve.errors import InvalidInput, NotFound, field_path
-from ganserve.store import StoreUnavailable
+from ganserve.failures import FAILURES, REQUEST_ID_HEADER, ErrorReport, describe, internal_error, invalid_fields, request_id
 
 RETRY_AFTER_S = "1"
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # Starlette's own: no route, or not this method
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status, headers=headers)
+def error_body(report: ErrorReport) -> dict[str, dict[str, str | None]]:
+    return {"error": {"code": report.failure.code, "message": report.message, "field": report.field}}
+
+
+def error_response(report: ErrorReport) -> JSONResponse:
+    headers = {"Retry-After": RETRY_AFTER_S} if report.failure.retry else None
+    return JSONResponse(error_body(report), status_code=report.failure.http_status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0]
-        field = field_path(tuple(first["loc"]))
-        message = first["msg"]
-        if first["type"] == "json_invalid":
-            message = "request body is not valid JSON"
-        return error_response(422, "invalid_input", f"{field}: {message}", field)
+    async def _validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(invalid_fields(exc.errors()))
 
-    @app.exception_handler(InvalidInput)
-    async def _invalid(request: Request, exc: InvalidInput):
-        return error_response(422, "invalid_input", f"{exc.field}: {exc.message}", exc.field)
+    async def _known(request: Request, exc: Exception) -> JSONResponse:
+        report = describe(exc)
+        assert report is not None  # registered for the table's exceptions only
+        return error_response(report)
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound):
-        return error_response(404, "not_found", exc.message, exc.field)
+    async def _http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        body = {"error": {"code": HTTP_CODES.get(exc.status_code, "http_error"), "message": str(exc.detail), "field": None}}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Overloaded)
-    async def _overloaded(request: Request, exc: Overloaded):
-        return error_response(503, "overloaded", str(exc), headers={"Retry-After": RETRY_AFTER_S})
+    app.add_exception_handler(RequestValidationError, _validation)
+    for exception in FAILURES:
+        app.add_exception_handler(exception, _known)
+    app.add_exception_handler(StarletteHTTPException, _http)
 
-    @app.exception_handler(EngineError)
-    async def _engine(request: Request, exc: EngineError):
-        return error_response(503, "engine_unavailable", str(exc), headers={"Retry-After": RETRY_AFTER_S})
 
-    @app.exception_handler(StoreUnavailable)
-    async def _store(request: Request, exc: StoreUnavailable):
-        return error_response(503, "store_unavailable", str(exc), headers={"Retry-After": RETRY_AFTER_S})
+class RequestIds:
+    """Outermost but for the metrics: gives every response an X-Request-ID (the client's own when
+    sane), and turns an exception that no handler knows into a JSON 500 with that id, logged with
+    the id and the traceback (instead of Starlette's plain-text 500)."""
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
+        rid = request_id(incoming.decode("latin-1") if incoming else None)
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            report = internal_error(exc, rid)
+            if started:  # too late for an error response: the server ends the connection
+                raise
+            body = error_body(report)
+            body["error"]["request_id"] = rid
+            data = json.dumps(body).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+            await send_with_id({"type": "http.response.start", "status": report.failure.http_status, "headers": headers})
+            await send_with_id({"type": "http.response.body", "body": data})

@@ -10,9 +10,12 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ganserve.errors import BodyTooLarge
+from ganserve.failures import FAILURES
+
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -21,7 +24,8 @@ class BodySizeLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._reject(send)
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
@@ -44,8 +48,10 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
+        """Answered here, before the app (and its exception handlers) ever sees the request."""
+        failure = FAILURES[BodyTooLarge]
         message = f"request body is larger than {self.max_bytes} bytes (GANSERVE_MAX_BODY_BYTES)"
-        body = json.dumps({"error": {"code": "body_too_large", "message": message, "field": "body"}}).encode()
+        body = json.dumps({"error": {"code": failure.code, "message": message, "field": "body"}}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.start", "status": failure.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -1,41 +1,25 @@
-"""Prometheus metrics: request counts and latency by route template, plus engine and cache gauges."""
+"""Prometheus metrics on /metrics: HTTP requests by route template, and the engine and cache
+figures read from the live state (the counters themselves are in ganserve.metrics)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from starlette.types import ASGIApp, Receive, Scope, Send
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-
-
-class Metrics:
-    def __init__(self):
-        self.registry = CollectorRegistry()
-        self.requests = Counter("ganserve_requests", "HTTP requests", ["route", "status"], registry=self.registry)
-        self.latency = Histogram(
-            "ganserve_request_seconds", "HTTP request latency", ["route"], buckets=LATENCY_BUCKETS, registry=self.registry
-        )
-        self.grpc_requests = Counter("ganserve_grpc_requests", "gRPC calls", ["method", "code"], registry=self.registry)
-        self.grpc_latency = Histogram(
-            "ganserve_grpc_request_seconds",
-            "gRPC call latency (streams: until the last frame)",
-            ["method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.images = Counter("ganserve_images", "Images synthesised", ["model"], registry=self.registry)
+from ganserve.metrics import Metrics
+from ganserve.state import AppState
 
 
 class StateCollector:
     """Reads live state (queues, caches) at scrape time instead of updating gauges on the hot path."""
 
-    def __init__(self, state):
+    def __init__(self, state: AppState):
         self.state = state
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         labels = ["model", "graph"]
         queued = GaugeMetricFamily("ganserve_queue_images", "Images waiting for an engine", labels=labels)
         batches = CounterMetricFamily("ganserve_engine_batches", "Engine calls (batches)", labels=labels)
@@ -66,7 +50,7 @@ class MetricsMiddleware:
         start = time.perf_counter()
         status = 500
 
-        async def send_wrapper(message):
+        async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

@@ -22,6 +22,9 @@ MAX_PENDING_WRITES = 256  # past this, new writes are dropped rather than queued
 
 
 def connect(settings: Settings) -> aioredis.Redis:
+    """A client of GANSERVE_REDIS_URL (which must be set)."""
+    if not settings.redis_url:
+        raise ValueError("GANSERVE_REDIS_URL is not set")
     timeout = settings.redis_timeout_ms / 1000
     return aioredis.Redis.from_url(
         settings.redis_url,

@@ -7,9 +7,13 @@ are `ModelConfig.graph_parts`). In-process engines are blocking, and the gateway
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Protocol
 
 import numpy as np
+
+# An in-process engine returns the array; a remote one (Triton) a coroutine that gives it.
+Result = np.ndarray | Awaitable[np.ndarray]
 
 
 class EngineError(RuntimeError):
@@ -19,16 +23,16 @@ class EngineError(RuntimeError):
 class Engine(Protocol):
     name: str
 
-    def map(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def map(self, z: np.ndarray, c: np.ndarray) -> Result:
         """z [N, z_dim] float32, c [N, c_dim] one-hot -> w [N, w_dim] (not broadcast, not truncated)."""
 
-    def synthesize(self, ws: np.ndarray, noise_gain: np.ndarray) -> np.ndarray:
+    def synthesize(self, ws: np.ndarray, noise_gain: np.ndarray) -> Result:
         """ws [N, num_ws, w_dim], noise_gain [N] (1 = stored const noise, 0 = none) -> uint8 [N, H, W, C]."""
 
-    def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> np.ndarray:
+    def synthesize_with_noise(self, ws: np.ndarray, noise_maps: list[np.ndarray]) -> Result:
         """ws and explicit unscaled noise maps, one [N, 1, r, r] per conv layer -> uint8 [N, H, W, C]."""
 
-    def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> Result:
         """StyleGAN3: ws and each image's input transform [N, 3, 3] (latents.input_transform) -> uint8 [N, H, W, C]."""
 
     async def check_ready(self) -> None:

@@ -32,7 +32,7 @@ logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(loggin
 
 
 class MappingGraph(nn.Module):
-    def __init__(self, generator: Generator):
+    def __init__(self, generator: Generator | Generator3):  # every graph is built; graph_parts picks
         super().__init__()
         self.mapping = generator.mapping
 
@@ -41,7 +41,7 @@ class MappingGraph(nn.Module):
 
 
 class SynthesisGraph(nn.Module):
-    def __init__(self, generator: Generator):
+    def __init__(self, generator: Generator | Generator3):  # every graph is built; graph_parts picks
         super().__init__()
         self.synthesis = generator.synthesis
 
@@ -52,7 +52,7 @@ class SynthesisGraph(nn.Module):
 class TransformSynthesisGraph(nn.Module):
     """StyleGAN3: a per-sample view transform instead of noise."""
 
-    def __init__(self, generator: Generator3):
+    def __init__(self, generator: Generator | Generator3):  # every graph is built; graph_parts picks
         super().__init__()
         self.synthesis = generator.synthesis
 
@@ -61,7 +61,7 @@ class TransformSynthesisGraph(nn.Module):
 
 
 class SynthesisNoiseGraph(nn.Module):
-    def __init__(self, generator: Generator):
+    def __init__(self, generator: Generator | Generator3):  # every graph is built; graph_parts picks
         super().__init__()
         self.synthesis = generator.synthesis
 

@@ -83,6 +83,7 @@ class FullyConnectedLayer(nn.Module):
 
 
 class MappingNetwork(nn.Module):
+    w_avg: torch.Tensor  # buffers, declared for the type checker
     """z (+ one-hot c) -> w. Broadcasting to ws and truncation happen in the gateway (numpy)."""
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_layers: int, lr_multiplier: float = 0.01):
@@ -99,6 +100,8 @@ class MappingNetwork(nn.Module):
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = normalize_2nd_moment(z.to(torch.float32))
         if self.c_dim > 0:
+            if c is None:
+                raise ValueError(f"a conditional mapping network (c_dim={self.c_dim}) needs c")
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1)
         for idx in range(self.num_layers):
@@ -107,6 +110,8 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
+    noise_const: torch.Tensor  # buffers, declared for the type checker
+    resample_filter: torch.Tensor
     """Modulated 3x3 conv with demodulation, optional 2x up-sampling, noise, bias and lrelu."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool, conv_clamp: float | None):
@@ -156,6 +161,7 @@ class ToRGBLayer(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
+    resample_filter: torch.Tensor  # a buffer, declared for the type checker
     """One resolution: (conv0 with 2x up-sampling), conv1, and a skip toRGB."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int, conv_clamp: float | None):
@@ -224,6 +230,8 @@ class SynthesisNetwork(nn.Module):
             block_ws = ws[:, w_idx : w_idx + block.num_conv + 1]
             x, img = block(x, img, block_ws, [next(noise_iter) for _ in range(block.num_conv)])
             w_idx += block.num_conv
+        if img is None:
+            raise ValueError("a synthesis network without blocks")
         return img
 
 

@@ -49,7 +49,7 @@ class LayerSpec:
 
 def layer_specs(config: ModelConfig) -> list[LayerSpec]:
     """NVlabs SynthesisNetwork.__init__ + SynthesisLayer.__init__, for layers L0 ... toRGB."""
-    opts, syn = config.stylegan3, config.synthesis
+    opts, syn = config.stylegan3_options, config.synthesis
     geo = opts.layer_geometry(config.resolution, config.img_channels, syn.channel_base, syn.channel_max)
     rates, sizes, channels = geo["sampling_rates"], geo["sizes"], geo["channels"]
     specs = []
@@ -173,7 +173,7 @@ def filtered_lrelu(
     x = x + bias.reshape(1, -1, 1, 1)
     _, channels, height, width = x.shape
     separable = up > 1 and fu is not None and fu.ndim == 1
-    if separable:
+    if separable and fu is not None:
         x, fu = _upsample_separable(x, fu, up, padding), None  # padded and filtered by fu already
     elif up > 1:
         x = x.reshape(-1, channels, height, 1, width, 1)
@@ -199,6 +199,11 @@ def filtered_lrelu(
 
 class SynthesisInput(nn.Module):
     """Fourier features at the first layer's sampling rate, rotated/translated per w and per view."""
+
+    transform: torch.Tensor  # buffers, declared for the type checker
+    freqs: torch.Tensor
+    phases: torch.Tensor
+    grid: torch.Tensor
 
     def __init__(self, w_dim: int, channels: int, size: int, sampling_rate: float, bandwidth: float):
         super().__init__()
@@ -244,6 +249,8 @@ class SynthesisInput(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated conv (non-fused) + filtered leaky ReLU; the last one is toRGB (no demodulation)."""
 
+    magnitude_ema: torch.Tensor  # a buffer, declared for the type checker
+
     def __init__(self, spec: LayerSpec, w_dim: int, conv_clamp: float | None):
         super().__init__()
         self.spec, self.conv_clamp = spec, conv_clamp
@@ -266,7 +273,7 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         spec = self.spec
         styles = self.affine(w)
-        weight = self.weight
+        weight: torch.Tensor = self.weight
         if spec.is_torgb:
             styles = styles * self.torgb_gain
         else:
@@ -292,7 +299,7 @@ class SynthesisNetwork3(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        opts, syn = config.stylegan3, config.synthesis
+        opts, syn = config.stylegan3_options, config.synthesis
         self.output_scale = opts.output_scale
         specs = layer_specs(config)
         geo = opts.layer_geometry(config.resolution, config.img_channels, syn.channel_base, syn.channel_max)
@@ -306,11 +313,11 @@ class SynthesisNetwork3(nn.Module):
 
     def forward(self, ws: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
         """transform None: NVlabs' stored `input.transform` for every sample."""
-        ws = ws.to(torch.float32).unbind(dim=1)
+        layer_ws = ws.to(torch.float32).unbind(dim=1)
         if transform is None:
             transform = self.input.transform.unsqueeze(0)
-        x = self.input(ws[0], transform.to(torch.float32))
-        for name, w in zip(self.layer_names, ws[1:], strict=True):
+        x = self.input(layer_ws[0], transform.to(torch.float32))
+        for name, w in zip(self.layer_names, layer_ws[1:], strict=True):
             x = getattr(self, name)(x, w)
         return x * self.output_scale if self.output_scale != 1 else x
 
@@ -327,7 +334,8 @@ class Generator3(nn.Module):
         mapping = config.mapping
         self.mapping = MappingNetwork(config.z_dim, config.c_dim, config.w_dim, mapping.num_layers, mapping.lr_multiplier)
 
-    load_numpy_state = Generator.load_numpy_state
+    def load_numpy_state(self, state: dict[str, np.ndarray]) -> None:
+        self.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
 
 
 def build_generator(config: ModelConfig) -> Generator | Generator3:

@@ -56,16 +56,16 @@ def _stylegan2_synthesis(config: ModelConfig) -> Shapes:
 
 def stylegan3_layer_names(config: ModelConfig) -> list[str]:
     geo = _geometry(config)
-    return [f"L{idx}_{int(geo['sizes'][idx])}_{int(geo['channels'][idx])}" for idx in range(config.stylegan3.num_layers + 1)]
+    return [f"L{idx}_{int(geo['sizes'][idx])}_{int(geo['channels'][idx])}" for idx in range(config.stylegan3_options.num_layers + 1)]
 
 
 def _geometry(config: ModelConfig) -> dict[str, np.ndarray]:
     syn = config.synthesis
-    return config.stylegan3.layer_geometry(config.resolution, config.img_channels, syn.channel_base, syn.channel_max)
+    return config.stylegan3_options.layer_geometry(config.resolution, config.img_channels, syn.channel_base, syn.channel_max)
 
 
 def _stylegan3_synthesis(config: ModelConfig) -> Shapes:
-    opts, w = config.stylegan3, config.w_dim
+    opts, w = config.stylegan3_options, config.w_dim
     geo = _geometry(config)
     channels, rates = [int(c) for c in geo["channels"]], [int(r) for r in geo["sampling_rates"]]
     c0 = channels[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -126,7 +127,7 @@ def rebuild_tensor(storage, offset, size, stride, budget: Budget, dtype: TorchDt
     return np.array(view, order="C")
 
 
-def read_legacy_storage(data: bytes, make_unpickler: Callable[[io.BytesIO, dict], object]) -> Storage:
+def read_legacy_storage(data: bytes, make_unpickler: Callable[[io.BytesIO, dict | None], pickle._Unpickler]) -> Storage:
     """Parse the bytes given to torch.storage._load_from_bytes; `make_unpickler(file, storages)` returns a
     restricted unpickler whose persistent ids are collected into `storages` (see unpickle.py)."""
     if not isinstance(data, bytes | bytearray):

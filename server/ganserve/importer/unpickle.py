@@ -16,7 +16,9 @@ import io
 import pickle
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -153,7 +155,8 @@ class RestrictedUnpickler(pickle._Unpickler):
     Being Python, its BUILD opcode can also be limited to the two numpy stand-ins that need it.
     """
 
-    dispatch = dict(pickle._Unpickler.dispatch)
+    # pickle's own opcode table, some entries replaced below (typeshed types its values for the base class).
+    dispatch: ClassVar[dict[int, Callable[[Any], Any]]] = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file, input_bytes: int, budget: torch_format.Budget, storages: dict | None = None, nested: bool = False):
         super().__init__(file)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganserve.api.schemas import BatchRequest
 from ganserve.errors import InvalidInput
 from ganserve.pipeline import ModelPipeline
+from ganserve.protocol import BatchRequest
+from ganserve.state import AppState
 
 
-async def generate(state, pipeline: ModelPipeline, body: BatchRequest) -> tuple[np.ndarray, np.ndarray]:
+async def generate(state: AppState, pipeline: ModelPipeline, body: BatchRequest) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images [N, H, W, C], their final ws [N, num_ws, w_dim]) in request order."""
     if len(body.latents) > state.settings.max_images:
         raise InvalidInput("latents", f"at most {state.settings.max_images} images per request (GANSERVE_MAX_IMAGES)")

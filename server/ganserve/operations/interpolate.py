@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from ganserve import latents
-from ganserve.api.schemas import InterpolationOutput, InterpolationRequest, InterpolationSpace
-from ganserve.encode import AnimationFormat, ImageFormat
 from ganserve.errors import InvalidInput
 from ganserve.pipeline import ModelPipeline
+from ganserve.protocol import AnimationFormat, ImageFormat, InterpolationOutput, InterpolationRequest, InterpolationSpace
+from ganserve.settings import Settings
+from ganserve.state import AppState
 
 
-def check(body: InterpolationRequest, settings) -> ImageFormat | AnimationFormat:
+@dataclass
+class Interpolation:
+    format: ImageFormat | AnimationFormat  # an AnimationFormat exactly for output=animation
+    ws: np.ndarray  # the final ws [N, num_ws, w_dim] of every frame returned (one for output=frame)
+    images: np.ndarray | None  # uint8 [N, H, W, C]; None for output=latents (no synthesis)
+
+
+@dataclass
+class Frame:
+    index: int
+    count: int
+    ws: np.ndarray  # [num_ws, w_dim], final
+    image: np.ndarray | None  # uint8 [H, W, C]; None for output=latents
+
+
+def check(body: InterpolationRequest, settings: Settings) -> ImageFormat | AnimationFormat:
     """Limits and consistency, before any work; the output's format."""
     if body.frames > settings.max_frames:
         raise InvalidInput("frames", f"at most {settings.max_frames} frames (GANSERVE_MAX_FRAMES)")
@@ -25,10 +42,13 @@ def check(body: InterpolationRequest, settings) -> ImageFormat | AnimationFormat
                 raise InvalidInput(f"keyframes[{i}]", "interpolation in Z needs seeds, z or saved z; use space=w for w or ws")
     if body.output == InterpolationOutput.frame and (body.frame is None or body.frame >= body.frames):
         raise InvalidInput("frame", f"output=frame needs a frame index 0-{body.frames - 1}")
-    allowed = AnimationFormat if body.output == InterpolationOutput.animation else ImageFormat
-    if body.format not in allowed.__members__:
-        raise InvalidInput("format", f"output={body.output} takes format {' | '.join(allowed.__members__)}")
-    return allowed(body.format)
+    if body.output == InterpolationOutput.animation:
+        if body.format not in AnimationFormat.__members__:
+            raise InvalidInput("format", f"output={body.output} takes format {' | '.join(AnimationFormat.__members__)}")
+        return AnimationFormat(body.format)
+    if body.format not in ImageFormat.__members__:
+        raise InvalidInput("format", f"output={body.output} takes format {' | '.join(ImageFormat.__members__)}")
+    return ImageFormat(body.format)
 
 
 async def interpolated_ws(body: InterpolationRequest, pipeline: ModelPipeline) -> np.ndarray:
@@ -44,17 +64,36 @@ async def interpolated_ws(body: InterpolationRequest, pipeline: ModelPipeline) -
     return pipeline.truncate(ws, body.psi, body.cutoff)
 
 
-async def synthesize_frames(state, pipeline: ModelPipeline, body: InterpolationRequest, ws: np.ndarray) -> np.ndarray:
-    """All frames at once. Every frame draws the same noise (noise=random), so only the latent moves."""
+async def _synthesize(state: AppState, pipeline: ModelPipeline, body: InterpolationRequest, ws: np.ndarray) -> np.ndarray:
+    """Every frame draws the same noise (noise=random), so that only the latent moves."""
     images = await pipeline.synthesize(ws, body.noise, body.noise_seed, same_noise=True, view=body.view)
     state.metrics.images.labels(pipeline.config.name).inc(len(images))
     return images
 
 
-async def stream_frames(state, pipeline: ModelPipeline, body: InterpolationRequest, ws: np.ndarray) -> AsyncIterator[np.ndarray]:
-    """The same frames in chunks of one engine batch, so that the first arrives early and a cancelled
-    stream leaves the rest of the walk undone."""
+async def interpolate(state: AppState, pipeline: ModelPipeline, body: InterpolationRequest) -> Interpolation:
+    """All frames at once (or the one of output=frame, or only the ws of output=latents)."""
+    fmt = check(body, state.settings)
+    ws = await interpolated_ws(body, pipeline)
+    if body.output == InterpolationOutput.latents:
+        return Interpolation(fmt, ws, None)
+    if body.output == InterpolationOutput.frame and body.frame is not None:
+        ws = ws[body.frame : body.frame + 1]
+    return Interpolation(fmt, ws, await _synthesize(state, pipeline, body, ws))
+
+
+async def stream(state: AppState, pipeline: ModelPipeline, body: InterpolationRequest) -> AsyncIterator[Frame]:
+    """Frame by frame, synthesised in chunks of one engine batch, so that the first arrives early and a
+    cancelled stream leaves the rest of the walk undone; output=latents: only each frame's ws."""
+    check(body, state.settings)
+    ws = await interpolated_ws(body, pipeline)
+    count = len(ws)
+    if body.output == InterpolationOutput.latents:
+        for index in range(count):
+            yield Frame(index, count, ws[index], None)
+        return
     chunk = state.settings.batch_max_size
-    for start in range(0, len(ws), chunk):
-        for image in await synthesize_frames(state, pipeline, body, ws[start : start + chunk]):
-            yield image
+    for start in range(0, count, chunk):
+        images = await _synthesize(state, pipeline, body, ws[start : start + chunk])
+        for offset, image in enumerate(images):
+            yield Frame(start + offset, count, ws[start + offset], image)

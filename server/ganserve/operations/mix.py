@@ -7,17 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ganserve import latents
-from ganserve.api.schemas import MixOutput, MixRequest
 from ganserve.errors import InvalidInput
 from ganserve.pipeline import ModelPipeline
+from ganserve.protocol import MixOutput, MixRequest
+from ganserve.settings import Settings
+from ganserve.state import AppState
 
 
 @dataclass
-class MixedLatents:
+class Mix:
     layers: list[int]  # the ws indices copied from the columns
-    row_ws: np.ndarray  # [R, num_ws, w_dim], not truncated
-    column_ws: np.ndarray  # [C, num_ws, w_dim]
-    cells_ws: np.ndarray  # [R * C, num_ws, w_dim], row-major
+    images: np.ndarray  # output=grid: one canvas [1, H, W, C]; else the cells, row-major (output=cell: the chosen one)
+    ws: np.ndarray | None  # the cells' final ws [N, num_ws, w_dim]; None for a grid
 
 
 def resolve_layers(body: MixRequest, pipeline: ModelPipeline) -> list[int]:
@@ -33,7 +34,7 @@ def resolve_layers(body: MixRequest, pipeline: ModelPipeline) -> list[int]:
         raise InvalidInput("layers", str(exc)) from None
 
 
-def check(body: MixRequest, settings) -> None:
+def check(body: MixRequest, settings: Settings) -> None:
     side = settings.max_mix_side
     for name, items in (("rows", body.rows), ("columns", body.columns)):
         if len(items) > side:
@@ -45,36 +46,30 @@ def check(body: MixRequest, settings) -> None:
             raise InvalidInput("column", f"output=cell needs a column index 0-{len(body.columns) - 1}")
 
 
-async def mixed_latents(state, pipeline: ModelPipeline, body: MixRequest) -> MixedLatents:
-    check(body, state.settings)
-    layers = resolve_layers(body, pipeline)
-    class_index = pipeline.class_index(body.class_)
-    row_ws = await pipeline.to_ws(body.rows, class_index, "rows")
-    column_ws = await pipeline.to_ws(body.columns, class_index, "columns")
-    cells_ws = latents.mix(row_ws, column_ws, layers).reshape(len(row_ws) * len(column_ws), *row_ws.shape[1:])
-    return MixedLatents(layers, row_ws, column_ws, cells_ws)
-
-
-async def _synthesize(state, pipeline: ModelPipeline, body: MixRequest, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+async def _synthesize(state: AppState, pipeline: ModelPipeline, body: MixRequest, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     final_ws = pipeline.truncate(ws, body.psi, body.cutoff)
     images = await pipeline.synthesize(final_ws, body.noise, body.noise_seed, view=body.view)
     state.metrics.images.labels(pipeline.config.name).inc(len(images))
     return images, final_ws
 
 
-async def cells(state, pipeline: ModelPipeline, body: MixRequest, mixed: MixedLatents) -> tuple[np.ndarray, np.ndarray]:
-    """(images, final ws) of every cell, row-major; with output=cell, only the chosen one."""
-    ws = mixed.cells_ws
-    if body.output == MixOutput.cell:
-        ws = ws[body.row * len(body.columns) + body.column][None]
-    return await _synthesize(state, pipeline, body, ws)
-
-
-async def grid(state, pipeline: ModelPipeline, body: MixRequest, mixed: MixedLatents) -> np.ndarray:
-    """One canvas: the column sources along the top, the row sources on the left, cells between."""
-    all_ws = np.concatenate([mixed.column_ws, mixed.row_ws, mixed.cells_ws])
-    images, _ = await _synthesize(state, pipeline, body, all_ws)
-    return await state.run_blocking(draw_grid, images, len(body.rows), len(body.columns))
+async def mix(state: AppState, pipeline: ModelPipeline, body: MixRequest) -> Mix:
+    """The grid (column sources along the top, row sources on the left, cells between), every cell,
+    or the one cell of output=cell."""
+    check(body, state.settings)
+    layers = resolve_layers(body, pipeline)
+    class_index = pipeline.class_index(body.class_)
+    row_ws = await pipeline.to_ws(body.rows, class_index, "rows")
+    column_ws = await pipeline.to_ws(body.columns, class_index, "columns")
+    cells_ws = latents.mix(row_ws, column_ws, layers).reshape(len(row_ws) * len(column_ws), *row_ws.shape[1:])
+    if body.output == MixOutput.grid:
+        images, _ = await _synthesize(state, pipeline, body, np.concatenate([column_ws, row_ws, cells_ws]))
+        canvas = await state.run_blocking(draw_grid, images, len(body.rows), len(body.columns))
+        return Mix(layers, canvas[None], None)
+    if body.output == MixOutput.cell and body.row is not None and body.column is not None:
+        cells_ws = cells_ws[body.row * len(body.columns) + body.column][None]
+    images, final_ws = await _synthesize(state, pipeline, body, cells_ws)
+    return Mix(layers, images, final_ws)
 
 
 def draw_grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:

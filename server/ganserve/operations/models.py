@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ganserve.api.schemas import ModelInfo
 from ganserve.pipeline import ModelPipeline
+from ganserve.protocol import ModelInfo
+from ganserve.state import AppState
 
 
 def model_info(pipeline: ModelPipeline) -> ModelInfo:
@@ -23,3 +24,7 @@ def model_info(pipeline: ModelPipeline) -> ModelInfo:
         engine=pipeline.engine.name,
         source=cfg.source.model_dump(),
     )
+
+
+def list_models(state: AppState) -> list[ModelInfo]:
+    return [model_info(pipeline) for pipeline in state.pipelines.values()]

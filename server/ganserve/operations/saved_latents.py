@@ -8,20 +8,23 @@ ws are already truncated, so save them with psi 1 (the default).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
-from ganserve.api.latent_schemas import SavedLatentEntry, SaveLatentRequest
 from ganserve.errors import InvalidInput, NotFound
 from ganserve.pipeline import ModelPipeline
-from ganserve.store import LatentKind, SavedLatent, is_valid_id, new_id
+from ganserve.protocol import LatentKind, SavedLatentEntry, SaveLatentRequest
+from ganserve.state import AppState
+from ganserve.store import SavedLatent, is_valid_id, new_id
 
 DEFAULT_KIND: dict[str, LatentKind] = {"seed": "z", "z": "z", "w": "w", "ws": "ws"}
 
 
 @contextmanager
-def _field_renamed(old: str, new: str):
+def _field_renamed(old: str, new: str) -> Iterator[None]:
     """The pipeline names fields of a latent list (`latent[0].w`); here the body has one latent."""
     try:
         yield
@@ -31,11 +34,11 @@ def _field_renamed(old: str, new: str):
         raise InvalidInput(new + exc.field[len(old) :], exc.message) from None
 
 
-async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.ndarray, dict, LatentKind]:
+async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.ndarray, dict[str, Any], LatentKind]:
     """The float32 values to store, how they were made, and their kind."""
     latent = await pipeline.resolve_saved(body.latent, "latent")  # {"id": ...}: a copy, e.g. a saved z as w
     if body.latent.id is not None:
-        source: dict = {"saved": body.latent.id}
+        source: dict[str, Any] = {"saved": body.latent.id}
     elif latent.seed is not None:
         source = {"seed": latent.seed}
     else:
@@ -64,7 +67,7 @@ async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.
     return ws, source, kind
 
 
-async def save(state, body: SaveLatentRequest) -> SavedLatent:
+async def save(state: AppState, body: SaveLatentRequest) -> SavedLatent:
     pipeline = state.pipeline(body.model)
     values, source, kind = await _values(body, pipeline)
     now = time.time()
@@ -86,20 +89,20 @@ def _not_found(id: str) -> NotFound:
     return NotFound("id", f"no saved latent {id!r} (never saved, deleted or expired)")
 
 
-async def get(state, id: str) -> SavedLatent:
+async def get(state: AppState, id: str) -> SavedLatent:
     latent = await state.latent_store.get(id) if is_valid_id(id) else None  # other ids cannot have been saved
     if latent is None:
         raise _not_found(id)
     return latent
 
 
-async def delete(state, id: str) -> None:
+async def delete(state: AppState, id: str) -> None:
     if not (is_valid_id(id) and await state.latent_store.delete(id)):
         raise _not_found(id)
 
 
 async def list_page(
-    state, model: str | None, limit: int | None, cursor: str | None, include_values: bool
+    state: AppState, model: str | None, limit: int | None, cursor: str | None, include_values: bool
 ) -> tuple[list[SavedLatentEntry], str | None]:
     """Newest first, a page at a time; the cursor of the next page (None on the last)."""
     most = state.settings.max_saved_latents_page

@@ -4,15 +4,17 @@ GANSERVE_GRPC_PORT, started after the models are loaded and stopped gracefully b
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2, ganserve_pb2_grpc
 from ganserve.rpc.interceptors import ServiceInterceptor
 from ganserve.rpc.servicer import GeneratorServicer
-from ganserve_client.generated.ganserve.v1 import ganserve_pb2, ganserve_pb2_grpc
+from ganserve.state import AppState
 
 log = logging.getLogger("ganserve.rpc")
 
@@ -24,7 +26,7 @@ class GatewayHealth(HealthServicer):
     """grpc.health.v1 for "" and ganserve.v1.Generator: SERVING exactly when /readyz is 200 (every
     model's engine ready), checked afresh on each Check; NOT_SERVING from the start of shutdown."""
 
-    def __init__(self, state):
+    def __init__(self, state: AppState):
         super().__init__()
         self.state = state
 
@@ -34,13 +36,13 @@ class GatewayHealth(HealthServicer):
             await self.set(service, NOT_SERVING if reason else SERVING)
         return reason
 
-    async def Check(self, request, context):
+    async def Check(self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext) -> Any:
         await self.refresh()
         return await super().Check(request, context)
 
 
 class GrpcServer:
-    def __init__(self, state):
+    def __init__(self, state: AppState):
         settings = state.settings
         options = [
             ("grpc.max_receive_message_length", settings.grpc_max_receive_bytes),

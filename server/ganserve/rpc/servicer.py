@@ -1,30 +1,38 @@
-"""ganserve.v1.Generator: each RPC builds the HTTP API's request model, runs the shared operation
-(ganserve.operations) and encodes the result, unless the client asked for raw uint8 pixels.
-Failures are raised as the request path's exceptions; interceptors.py turns them into statuses."""
+"""ganserve.v1.Generator: each RPC builds the contract's request (ganserve.protocol), calls one
+operation (ganserve.operations) and encodes the result, unless the client asked for raw uint8
+pixels. Failures are raised as the request path's exceptions; interceptors.py turns them into
+statuses."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import grpc
 import numpy as np
 
-from ganserve.api.latent_schemas import SaveLatentRequest
-from ganserve.api.schemas import BatchRequest, InterpolationRequest, MixRequest
 from ganserve.encode import encode_image, tile
 from ganserve.operations import interpolate, mix, saved_latents
 from ganserve.operations.generate import generate
-from ganserve.operations.models import model_info
+from ganserve.operations.models import list_models
+from ganserve.protocol import BatchRequest, InterpolationRequest, InterpolationSpace, MixRequest, SaveLatentRequest
 from ganserve.rpc import convert
-from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
-from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
+from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2 as pb
+from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2_grpc
+from ganserve.state import AppState
 
-SPACES = {pb.INTERPOLATION_SPACE_UNSPECIFIED: "w", pb.INTERPOLATION_SPACE_W: "w", pb.INTERPOLATION_SPACE_Z: "z"}
+SPACES: dict[pb.InterpolationSpace, InterpolationSpace] = {
+    pb.INTERPOLATION_SPACE_UNSPECIFIED: InterpolationSpace.w,
+    pb.INTERPOLATION_SPACE_W: InterpolationSpace.w,
+}
+SPACES[pb.INTERPOLATION_SPACE_Z] = InterpolationSpace.z
 DEFAULT_FRAMES = 16
 
 
 class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
-    def __init__(self, state):
+    def __init__(self, state: AppState):
         self.state = state
 
-    async def _images(self, images: np.ndarray, fmt: int, ws: np.ndarray | None = None) -> list[pb.Image]:
+    async def _images(self, images: np.ndarray, fmt: pb.ImageFormat, ws: np.ndarray | None = None) -> list[pb.Image]:
         """One message per image: raw pixels as they are, or encoded off the event loop."""
         if fmt == pb.IMAGE_FORMAT_RAW:
             payloads = [np.ascontiguousarray(image).tobytes() for image in images]
@@ -34,19 +42,21 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
         pairs = enumerate(zip(payloads, images, strict=True))
         return [convert.image(data, fmt, image.shape, None if ws is None else ws[i]) for i, (data, image) in pairs]
 
-    async def ListModels(self, request, context) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(models=[convert.model_info(model_info(p)) for p in self.state.pipelines.values()])
+    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(models=[convert.model_info(info) for info in list_models(self.state)])
 
-    async def Generate(self, request: pb.GenerateRequest, context) -> pb.GenerateResponse:
+    async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
         pipeline = self.state.pipeline(request.model)
         fmt = convert.image_format(request.format)
         columns = request.grid_columns or None
-        body = BatchRequest(
-            latents=convert.latents(request.latents, "latents"),
-            format=convert.encoded_format(fmt),
-            columns=columns,
-            include_ws=request.include_ws,
-            **convert.generation(request.options),
+        body = BatchRequest.model_validate(
+            {
+                "latents": convert.latents(request.latents, "latents"),
+                "format": convert.encoded_format(fmt),
+                "columns": columns,
+                "include_ws": request.include_ws,
+                **convert.generation(request.options),
+            }
         )
         images, ws = await generate(self.state, pipeline, body)
         if request.grid:
@@ -55,76 +65,80 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
         encoded = await self._images(images, fmt, ws if request.include_ws else None)
         return pb.GenerateResponse(model=pipeline.config.name, images=encoded)
 
-    async def Interpolate(self, request: pb.InterpolateRequest, context):
+    async def Interpolate(self, request: pb.InterpolateRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[pb.Frame]:
         pipeline = self.state.pipeline(request.model)
         fmt = convert.image_format(request.format)
-        body = InterpolationRequest(
-            keyframes=convert.latents(request.keyframes, "keyframes"),
-            frames=request.frames or DEFAULT_FRAMES,
-            space=convert.enum_value(request.space, SPACES, "space"),
-            loop=request.loop,
-            output="latents" if request.latents_only else "frames",
-            format=convert.encoded_format(fmt),
-            **convert.generation(request.options),
+        body = InterpolationRequest.model_validate(
+            {
+                "keyframes": convert.latents(request.keyframes, "keyframes"),
+                "frames": request.frames or DEFAULT_FRAMES,
+                "space": convert.enum_value(request.space, SPACES, "space"),
+                "loop": request.loop,
+                "output": "latents" if request.latents_only else "frames",
+                "format": convert.encoded_format(fmt),
+                **convert.generation(request.options),
+            }
         )
-        interpolate.check(body, self.state.settings)
-        ws = await interpolate.interpolated_ws(body, pipeline)
-        count = len(ws)
-        if request.latents_only:
-            for i in range(count):
-                yield pb.Frame(index=i, count=count, ws=convert.tensor(ws[i]))
-            return
-        index = 0
-        async for image in interpolate.stream_frames(self.state, pipeline, body, ws):
-            (message,) = await self._images(image[None], fmt)
-            yield pb.Frame(index=index, count=count, image=message, ws=convert.tensor(ws[index]) if request.include_ws else None)
-            index += 1
+        async for frame in interpolate.stream(self.state, pipeline, body):
+            message = pb.Frame(index=frame.index, count=frame.count)
+            if frame.image is None:
+                message.ws.CopyFrom(convert.tensor(frame.ws))
+            else:
+                (image,) = await self._images(frame.image[None], fmt)
+                message.image.CopyFrom(image)
+                if request.include_ws:
+                    message.ws.CopyFrom(convert.tensor(frame.ws))
+            yield message
 
-    async def Mix(self, request: pb.MixRequest, context) -> pb.MixResponse:
+    async def Mix(self, request: pb.MixRequest, context: grpc.aio.ServicerContext) -> pb.MixResponse:
         pipeline = self.state.pipeline(request.model)
         fmt = convert.image_format(request.format)
-        body = MixRequest(
-            rows=convert.latents(request.rows, "rows"),
-            columns=convert.latents(request.columns, "columns"),
-            layers=request.layers or "coarse",
-            output="grid" if request.grid else "cells",
-            format=convert.encoded_format(fmt),
-            include_ws=request.include_ws,
-            **convert.generation(request.options),
+        body = MixRequest.model_validate(
+            {
+                "rows": convert.latents(request.rows, "rows"),
+                "columns": convert.latents(request.columns, "columns"),
+                "layers": request.layers or "coarse",
+                "output": "grid" if request.grid else "cells",
+                "format": convert.encoded_format(fmt),
+                "include_ws": request.include_ws,
+                **convert.generation(request.options),
+            }
         )
-        mixed = await mix.mixed_latents(self.state, pipeline, body)
+        mixed = await mix.mix(self.state, pipeline, body)
         response = pb.MixResponse(model=pipeline.config.name, layers=mixed.layers)
+        images = await self._images(mixed.images, fmt, mixed.ws if request.include_ws else None)
         if request.grid:
-            canvas = await mix.grid(self.state, pipeline, body, mixed)
-            response.grid.CopyFrom((await self._images(canvas[None], fmt))[0])
+            response.grid.CopyFrom(images[0])
             return response
-        images, final_ws = await mix.cells(self.state, pipeline, body, mixed)
         columns = len(body.columns)
-        for i, message in enumerate(await self._images(images, fmt, final_ws if request.include_ws else None)):
+        for i, message in enumerate(images):
             response.cells.add(row=i // columns, column=i % columns, image=message)
         return response
 
-    async def SaveLatent(self, request: pb.SaveLatentRequest, context) -> pb.SavedLatent:
-        body = SaveLatentRequest(
-            model=request.model,
-            latent=convert.latent(request.latent, "latent"),
-            kind=None if request.kind == pb.LATENT_KIND_UNSPECIFIED else convert.enum_value(request.kind, convert.KINDS, "kind"),
-            psi=request.psi if request.HasField("psi") else 1.0,
-            cutoff=request.cutoff if request.HasField("cutoff") else None,
-            name=request.name,
-            ttl_s=request.ttl_s if request.HasField("ttl_s") else None,
-            **{"class": convert.class_value(request)},
+    async def SaveLatent(self, request: pb.SaveLatentRequest, context: grpc.aio.ServicerContext) -> pb.SavedLatent:
+        kind = None if request.kind == pb.LATENT_KIND_UNSPECIFIED else convert.enum_value(request.kind, convert.KINDS, "kind")
+        body = SaveLatentRequest.model_validate(
+            {
+                "model": request.model,
+                "latent": convert.latent(request.latent, "latent"),
+                "kind": kind,
+                "psi": request.psi if request.HasField("psi") else 1.0,
+                "cutoff": request.cutoff if request.HasField("cutoff") else None,
+                "name": request.name,
+                "ttl_s": request.ttl_s if request.HasField("ttl_s") else None,
+                "class": convert.class_value(request),
+            }
         )
         return convert.saved_latent(await saved_latents.save(self.state, body))
 
-    async def GetLatent(self, request: pb.GetLatentRequest, context) -> pb.SavedLatent:
+    async def GetLatent(self, request: pb.GetLatentRequest, context: grpc.aio.ServicerContext) -> pb.SavedLatent:
         return convert.saved_latent(await saved_latents.get(self.state, request.id))
 
-    async def DeleteLatent(self, request: pb.DeleteLatentRequest, context) -> pb.DeleteLatentResponse:
+    async def DeleteLatent(self, request: pb.DeleteLatentRequest, context: grpc.aio.ServicerContext) -> pb.DeleteLatentResponse:
         await saved_latents.delete(self.state, request.id)
         return pb.DeleteLatentResponse()
 
-    async def ListLatents(self, request: pb.ListLatentsRequest, context) -> pb.ListLatentsResponse:
+    async def ListLatents(self, request: pb.ListLatentsRequest, context: grpc.aio.ServicerContext) -> pb.ListLatentsResponse:
         entries, next_cursor = await saved_latents.list_page(
             self.state, request.model or None, request.limit or None, request.cursor or None, request.include_values
         )

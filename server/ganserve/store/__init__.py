@@ -14,19 +14,18 @@ import json
 import math
 import secrets
 import string
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from ganserve.errors import InvalidInput
+from ganserve.protocol import LatentKind
 from ganserve.settings import Settings
 
 DTYPE = "<f4"
 ID_ALPHABET = string.digits + string.ascii_letters
 ID_LENGTH = 10  # 62**10 ≈ 2**59.5: unguessable, and short enough for a URL
-
-LatentKind = Literal["z", "w", "ws"]
 
 
 class StoreUnavailable(RuntimeError):
@@ -51,7 +50,7 @@ class SavedLatent(BaseModel):
         nested = bool(self.values) and isinstance(self.values[0], list)
         if nested != (self.kind == "ws"):
             raise ValueError(f"kind {self.kind} needs {'rows of numbers' if self.kind == 'ws' else 'a flat list of numbers'}")
-        if nested and len({len(row) for row in self.values}) > 1:
+        if nested and len({len(row) for row in self.values if isinstance(row, list)}) > 1:
             raise ValueError("ws rows must all have the same length")
         return self
 

@@ -12,6 +12,7 @@ client's pool opens new connections once Redis is back, so service resumes witho
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import time
@@ -146,10 +147,11 @@ class RedisLatentStore:
         )
         return None if latent.is_expired(now) else latent
 
-    async def _walk(self, key: str, after: tuple[float, str] | None, count: int) -> list[SavedLatent]:
+    # builtins.list in annotations: in this class, `list` is the LatentStore method.
+    async def _walk(self, key: str, after: tuple[float, str] | None, count: int) -> builtins.list[SavedLatent]:
         """Up to `count` live latents of a listing set, newest first, strictly after the cursor."""
         top = "+inf" if after is None else after[0]
-        out: list[SavedLatent] = []
+        out: builtins.list[SavedLatent] = []
         gone: list[str] = []
         offset, batch = 0, max(count, 16)
         now = time.time()

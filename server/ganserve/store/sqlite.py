@@ -79,18 +79,21 @@ class SQLiteLatentStore:
 
     def _save(self, latent: SavedLatent) -> None:
         shape, data = encode_values(latent)
-        row = (latent.id, latent.model, latent.model_version, latent.kind, json.dumps(shape), DTYPE, data, latent.name)
-        row += (json.dumps(latent.source), latent.created, latent.expires)
-        self._connection.execute(f"INSERT INTO latents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        row = (
+            *(latent.id, latent.model, latent.model_version, latent.kind, json.dumps(shape), DTYPE, data, latent.name),
+            *(json.dumps(latent.source), latent.created, latent.expires),
+        )
+        self._db.execute(f"INSERT INTO latents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         self._purge_expired()
 
     def _get(self, id: str) -> SavedLatent | None:
         query = f"SELECT {COLUMNS} FROM latents WHERE id = ? AND (expires IS NULL OR expires > ?)"
-        row = self._connection.execute(query, (id, time.time())).fetchone()
+        row = self._db.execute(query, (id, time.time())).fetchone()
         return None if row is None else _row_to_latent(row)
 
     def _list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
-        where, args = ["(expires IS NULL OR expires > ?)"], [time.time()]
+        where: list[str] = ["(expires IS NULL OR expires > ?)"]
+        args: list[object] = [time.time()]
         if model is not None:
             where.append("model = ?")
             args.append(model)
@@ -99,18 +102,24 @@ class SQLiteLatentStore:
             where.append("(created < ? OR (created = ? AND id < ?))")
             args += [created, created, id]
         query = f"SELECT {COLUMNS} FROM latents WHERE {' AND '.join(where)} ORDER BY created DESC, id DESC LIMIT ?"
-        rows = self._connection.execute(query, [*args, limit + 1]).fetchall()
+        rows = self._db.execute(query, [*args, limit + 1]).fetchall()
         page = [_row_to_latent(row) for row in rows[:limit]]
         return page, page_cursor(page, len(rows) > limit)
 
     def _delete(self, id: str) -> bool:
-        return self._connection.execute("DELETE FROM latents WHERE id = ?", (id,)).rowcount > 0
+        return self._db.execute("DELETE FROM latents WHERE id = ?", (id,)).rowcount > 0
 
     def _purge_expired(self) -> None:
         now = time.time()
         if now - self._purged_at >= PURGE_EVERY_S:
-            self._connection.execute("DELETE FROM latents WHERE expires IS NOT NULL AND expires <= ?", (now,))
+            self._db.execute("DELETE FROM latents WHERE expires IS NOT NULL AND expires <= ?", (now,))
             self._purged_at = now
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreUnavailable(f"saved-latent store unavailable: {self.path} is closed")
+        return self._connection
 
     def _close(self) -> None:
         if self._connection is not None:

@@ -29,7 +29,9 @@ def _load_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict
     optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
 
 
-def save_checkpoint(run_dir: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer], progress: dict) -> Path:
+def save_checkpoint(
+    run_dir: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer], progress: dict
+) -> Path:
     """Writes both files atomically (temporary name, then rename), so a kill mid-write loses nothing."""
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():

@@ -27,26 +27,20 @@ def run_training(data: Path, run_dir: Path, total_kimg: float, checkpoint_minute
         trainer = Trainer(options, dataset, run_dir, log=lambda record: print(json.dumps(record), flush=True))
         trainer.run(total_kimg)
         return
-    with Progress(
-        TextColumn("kimg"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-    ) as bar:
-        trainer = Trainer(options, dataset, run_dir, log=lambda record: bar.console.print(json.dumps(record)) if record["event"] != "tick" else None)
-        task = bar.add_task("train", total=int(total_kimg), completed=int(trainer.kimg), status="")
-        last = {"images_per_s": 0.0}
+    last_tick = {"images_per_s": 0.0}
+    with Progress(TextColumn("kimg"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn()) as bar:
 
-        def show(kimg: float, losses: dict) -> None:
-            status = f"G {losses['loss_G']:.3f}  D {losses['loss_D']:.3f}  p {trainer.augment.p:.3f}  {last['images_per_s']:.1f} img/s"
-            bar.update(task, completed=int(kimg), status=status)
-
-        def log(record: dict) -> None:
+        def log(record: dict) -> None:  # ticks feed the bar; starts and checkpoints are printed above it
             if record["event"] == "tick":
-                last["images_per_s"] = record["images_per_s"]
+                last_tick["images_per_s"] = record["images_per_s"]
             else:
                 bar.console.print(json.dumps(record))
 
-        trainer.log = log
+        trainer = Trainer(options, dataset, run_dir, log=log)
+        task = bar.add_task("train", total=int(total_kimg), completed=int(trainer.kimg), status="")
+
+        def show(kimg: float, losses: dict) -> None:
+            status = f"G {losses['loss_G']:.3f}  D {losses['loss_D']:.3f}  p {trainer.augment.p:.3f}  {last_tick['images_per_s']:.1f} img/s"
+            bar.update(task, completed=int(kimg), status=status)
+
         trainer.run(total_kimg, progress=show)

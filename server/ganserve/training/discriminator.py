@@ -73,7 +73,9 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    def __init__(self, resolution: int, c_dim: int, channel_base: int, channel_max: int, img_channels: int = 3, cmap_dim: int | None = None):
+    def __init__(
+        self, resolution: int, c_dim: int, channel_base: int, channel_max: int, img_channels: int = 3, cmap_dim: int | None = None
+    ):
         super().__init__()
         self.resolution, self.c_dim = resolution, c_dim
         resolutions = [2**i for i in range(int(math.log2(resolution)), 2, -1)]  # e.g. 32, 16, 8

@@ -205,7 +205,12 @@ class Trainer:
         samples = self.run_dir / "samples"
         samples.mkdir(exist_ok=True)
         sample_grid(self.nets.G_ema, self.c_dim).save(samples / f"{tag}.png")
-        return {"event": "checkpoint", "kimg": round(self.kimg, 3), "snapshot": f"snapshots/{tag}.safetensors", "samples": f"samples/{tag}.png"}
+        return {
+            "event": "checkpoint",
+            "kimg": round(self.kimg, 3),
+            "snapshot": f"snapshots/{tag}.safetensors",
+            "samples": f"samples/{tag}.png",
+        }
 
     def run(self, total_kimg: float, progress: Callable[[float, dict], None] | None = None) -> None:
         """Train until total_kimg (counted across resumes), a metrics line per tick, a checkpoint every
@@ -266,4 +271,3 @@ def images_per_second(trainer: Trainer, steps: int = 6) -> float:
     for _ in range(steps):
         trainer.train_step()
     return steps * trainer.options.batch / (time.perf_counter() - t0)
-

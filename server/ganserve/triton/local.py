@@ -117,11 +117,17 @@ class LocalTriton:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, env=self._environment(runtime), stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        self.wait_ready(timeout_s)
+        try:
+            self.wait_ready(timeout_s)
+        except BaseException:
+            self.stop(kill=True)  # a server that failed to start must not outlive the caller
+            raise
         return self
 
     def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        if self.process is None:
+            raise RuntimeError("tritonserver was not started")
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"tritonserver exited with {self.process.returncode}:\n{self.log_tail()}")
@@ -145,3 +151,9 @@ class LocalTriton:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def __enter__(self) -> LocalTriton:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

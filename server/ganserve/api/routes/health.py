@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,7 +14,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", responses={200: {"content": {"application/json": {}}}})
-async def healthz() -> dict:
+async def healthz() -> dict[str, Any]:
     """The process is up and its event loop answers."""
     return {"status": "ok"}
 
@@ -21,7 +23,7 @@ async def healthz() -> dict:
 async def readyz(state: State) -> JSONResponse:
     """Every model is loaded, and its engine ready (with Triton: every graph ready in Triton)."""
     reason = await state.not_ready_reason()
-    body = {"status": "not ready" if reason else "ready", "models": sorted(state.pipelines)}
+    body: dict[str, object] = {"status": "not ready" if reason else "ready", "models": sorted(state.pipelines)}
     if reason:
         body["reason"] = reason
     return JSONResponse(body, status_code=503 if reason else 200, headers={"Retry-After": "1"} if reason else None)

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State, encode_base64
-from ganserve.api.schemas import ERROR_RESPONSES, BatchOutput, BatchRequest, BatchResponse
+from ganserve.api.schemas import ERROR_RESPONSES, BatchResponse
 from ganserve.encode import MEDIA_TYPES, encode_image, tile
 from ganserve.operations.generate import generate
+from ganserve.protocol import BatchOutput, BatchRequest
 
 router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
     responses={200: {"content": {"application/json": {}, **IMAGE_RESPONSE["content"]}}, **ERROR_RESPONSES},
     summary="A batch of images from seeds or explicit latents",
 )
-async def generate_images(body: BatchRequest, pipeline: Pipeline, state: State):
+async def generate_images(body: BatchRequest, pipeline: Pipeline, state: State) -> Response | BatchResponse:
     images, ws = await generate(state, pipeline, body)
     if body.output == BatchOutput.grid:
         data = await state.run_blocking(lambda: encode_image(tile(images, body.columns), body.format, state.settings))

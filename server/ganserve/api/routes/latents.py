@@ -16,8 +16,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from ganserve.api.deps import State
-from ganserve.api.latent_schemas import LATENT_ERRORS, SavedLatentPage, SaveLatentRequest
+from ganserve.api.schemas import LATENT_ERRORS, SavedLatentPage
 from ganserve.operations import saved_latents
+from ganserve.protocol import SaveLatentRequest
 from ganserve.store import SavedLatent
 
 router = APIRouter(prefix="/v1/latents", tags=["latents"])

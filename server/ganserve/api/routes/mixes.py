@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State, encode_base64
-from ganserve.api.schemas import ERROR_RESPONSES, MixCell, MixOutput, MixRequest, MixResponse
+from ganserve.api.schemas import ERROR_RESPONSES, MixCell, MixResponse
 from ganserve.encode import MEDIA_TYPES, encode_image
 from ganserve.operations import mix as mixing
+from ganserve.protocol import MixOutput, MixRequest
 
 router = APIRouter(prefix="/v1/models/{model}", tags=["latents"])
 
@@ -19,16 +20,14 @@ router = APIRouter(prefix="/v1/models/{model}", tags=["latents"])
     responses={200: {"content": {"application/json": {}, **IMAGE_RESPONSE["content"]}}, **ERROR_RESPONSES},
     summary="Style mixing: row latents with chosen layers taken from column latents",
 )
-async def mix(body: MixRequest, pipeline: Pipeline, state: State):
-    mixed = await mixing.mixed_latents(state, pipeline, body)
-    if body.output == MixOutput.grid:
-        canvas = await mixing.grid(state, pipeline, body, mixed)
-        data = await state.run_blocking(encode_image, canvas, body.format, state.settings)
-        return Response(data, media_type=MEDIA_TYPES[body.format], headers={"X-Mix-Layers": ",".join(map(str, mixed.layers))})
-    images, final_ws = await mixing.cells(state, pipeline, body, mixed)
-    if body.output == MixOutput.cell:
-        return Response(await state.run_blocking(encode_image, images[0], body.format, state.settings), media_type=MEDIA_TYPES[body.format])
+async def mix(body: MixRequest, pipeline: Pipeline, state: State) -> Response | MixResponse:
+    mixed = await mixing.mix(state, pipeline, body)
+    media_type = MEDIA_TYPES[body.format]
+    if body.output in (MixOutput.grid, MixOutput.cell):
+        data = await state.run_blocking(encode_image, mixed.images[0], body.format, state.settings)
+        headers = {"X-Mix-Layers": ",".join(map(str, mixed.layers))} if body.output == MixOutput.grid else None
+        return Response(data, media_type=media_type, headers=headers)
     cols = len(body.columns)
-    encoded = await encode_base64(state, images, body.format, final_ws if body.include_ws else None)
+    encoded = await encode_base64(state, mixed.images, body.format, mixed.ws if body.include_ws else None)
     cells = [MixCell(row=i // cols, column=i % cols, **e.model_dump()) for i, e in enumerate(encoded)]
     return MixResponse(model=pipeline.config.name, layers=mixed.layers, cells=cells)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ganserve.api.deps import Pipeline, State
-from ganserve.api.schemas import ERROR_RESPONSES, ModelInfo, ModelList
+from ganserve.api.schemas import ERROR_RESPONSES, ModelList
+from ganserve.operations.models import list_models as served_models
 from ganserve.operations.models import model_info
+from ganserve.protocol import ModelInfo
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 @router.get("", response_model=ModelList)
 async def list_models(state: State) -> ModelList:
-    return ModelList(models=[model_info(p) for p in state.pipelines.values()])
+    return ModelList(models=served_models(state))
 
 
 @router.get("/{model}", response_model=ModelInfo, responses={404: ERROR_RESPONSES[404]})

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2
+from . import ganserve_pb2 as ganserve_dot_v1_dot_ganserve__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in ganserve_client/generated/ganserve/v1/ganserve_pb2_grpc.py depends on'
+        + ' but the generated code in ganserve/v1/ganserve_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,43 +36,43 @@ class GeneratorStub:
         """
         self.ListModels = channel.unary_unary(
                 '/ganserve.v1.Generator/ListModels',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListModelsRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListModelsResponse.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
         self.Generate = channel.unary_unary(
                 '/ganserve.v1.Generator/Generate',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GenerateRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GenerateResponse.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.GenerateResponse.FromString,
                 _registered_method=True)
         self.Interpolate = channel.unary_stream(
                 '/ganserve.v1.Generator/Interpolate',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.InterpolateRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.Frame.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.InterpolateRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.Frame.FromString,
                 _registered_method=True)
         self.Mix = channel.unary_unary(
                 '/ganserve.v1.Generator/Mix',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.MixRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.MixResponse.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.MixRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.MixResponse.FromString,
                 _registered_method=True)
         self.SaveLatent = channel.unary_unary(
                 '/ganserve.v1.Generator/SaveLatent',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
                 _registered_method=True)
         self.GetLatent = channel.unary_unary(
                 '/ganserve.v1.Generator/GetLatent',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GetLatentRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.GetLatentRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
                 _registered_method=True)
         self.DeleteLatent = channel.unary_unary(
                 '/ganserve.v1.Generator/DeleteLatent',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentResponse.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentResponse.FromString,
                 _registered_method=True)
         self.ListLatents = channel.unary_unary(
                 '/ganserve.v1.Generator/ListLatents',
-                request_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.SerializeToString,
-                response_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.FromString,
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.FromString,
                 _registered_method=True)
 
 
@@ -138,43 +138,43 @@ def add_GeneratorServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListModelsRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListModelsResponse.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListModelsRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListModelsResponse.SerializeToString,
             ),
             'Generate': grpc.unary_unary_rpc_method_handler(
                     servicer.Generate,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GenerateRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GenerateResponse.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.GenerateRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.GenerateResponse.SerializeToString,
             ),
             'Interpolate': grpc.unary_stream_rpc_method_handler(
                     servicer.Interpolate,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.InterpolateRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.Frame.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.InterpolateRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.Frame.SerializeToString,
             ),
             'Mix': grpc.unary_unary_rpc_method_handler(
                     servicer.Mix,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.MixRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.MixResponse.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.MixRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.MixResponse.SerializeToString,
             ),
             'SaveLatent': grpc.unary_unary_rpc_method_handler(
                     servicer.SaveLatent,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.SerializeToString,
             ),
             'GetLatent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLatent,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GetLatentRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.GetLatentRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.SerializeToString,
             ),
             'DeleteLatent': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteLatent,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentResponse.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentResponse.SerializeToString,
             ),
             'ListLatents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListLatents,
-                    request_deserializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.FromString,
-                    response_serializer=ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.SerializeToString,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -202,8 +202,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/ListModels',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListModelsRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListModelsResponse.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.ListModelsRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -229,8 +229,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/Generate',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GenerateRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GenerateResponse.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.GenerateRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.GenerateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -256,8 +256,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/Interpolate',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.InterpolateRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.Frame.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.InterpolateRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.Frame.FromString,
             options,
             channel_credentials,
             insecure,
@@ -283,8 +283,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/Mix',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.MixRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.MixResponse.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.MixRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.MixResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -310,8 +310,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/SaveLatent',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -337,8 +337,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/GetLatent',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.GetLatentRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.GetLatentRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.SavedLatent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -364,8 +364,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/DeleteLatent',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentResponse.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.DeleteLatentResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -391,8 +391,8 @@ class Generator:
             request,
             target,
             '/ganserve.v1.Generator/ListLatents',
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.SerializeToString,
-            ganserve__client_dot_generated_dot_ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.FromString,
+            ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

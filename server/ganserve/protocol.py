@@ -1,0 +1,218 @@
+"""The contract: the transport-neutral requests, responses and enums of the ganserve API.
+
+HTTP (ganserve.api) validates JSON bodies into these models, gRPC (ganserve.rpc) builds the same
+models from its messages, and the operations (ganserve.operations) take them, so that both
+transports check the same limits and name the same fields. Field names, defaults and limits are
+those of the HTTP API's JSON (the OpenAPI schema shows them). Limits that depend on the settings
+(GANSERVE_MAX_*) are checked by the operations, before any work reaches an engine.
+
+This module sits below everything that serves a request: it imports nothing of ganserve.api,
+ganserve.rpc, ganserve.operations, ganserve.state, ganserve.pipeline or ganserve.engines
+(import-linter checks it, see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ganserve.latents import SEED_MAX
+
+LatentKind = Literal["z", "w", "ws"]
+
+Psi = Annotated[float, Field(allow_inf_nan=False, ge=-10, le=10, description="truncation psi: 1 = none, 0 = w_avg")]
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]
+SAVED_ID_PATTERN = r"^[0-9A-Za-z]{1,64}$"
+MAX_TTL_S = 10 * 365 * 24 * 3600
+
+
+class ImageFormat(StrEnum):
+    png = "png"
+    jpg = "jpg"
+    webp = "webp"
+
+
+class AnimationFormat(StrEnum):
+    webp = "webp"
+    gif = "gif"
+
+
+class NoiseMode(StrEnum):
+    const = "const"  # each layer's stored noise buffer (NVlabs default)
+    none = "none"  # no noise
+    random = "random"  # fresh noise drawn from noise_seed: reproducible
+
+
+LatentField = Literal["seed", "z", "w", "ws", "id"]
+LATENT_FIELDS: tuple[LatentField, ...] = ("seed", "z", "w", "ws", "id")
+
+
+class View(BaseModel):
+    """StyleGAN3's input transform, named as gen_images.py names it: move the view by (x, y) and
+    rotate it by degrees. The identity for every model; StyleGAN2 models take only the identity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    translate: tuple[Coordinate, Coordinate] = (0.0, 0.0)
+    rotate: Coordinate = 0.0
+
+    @property
+    def is_identity(self) -> bool:
+        return self.translate == (0.0, 0.0) and self.rotate == 0.0
+
+
+IDENTITY = View()
+
+
+class Latent(BaseModel):
+    """Exactly one of: a seed, z [z_dim], w [w_dim], ws [num_ws][w_dim], or a saved latent's id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
+    z: list[float] | None = Field(None, min_length=1)
+    w: list[float] | None = Field(None, min_length=1)
+    ws: list[list[float]] | None = Field(None, min_length=1)
+    id: str | None = Field(None, pattern=SAVED_ID_PATTERN, description="a saved latent (POST /v1/latents)")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Latent:
+        given = [name for name in LATENT_FIELDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of seed, z, w, ws or id (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> LatentField:
+        return next(name for name in LATENT_FIELDS if getattr(self, name) is not None)
+
+
+class ModelInfo(BaseModel):
+    name: str
+    architecture: str
+    resolution: int
+    img_channels: int
+    z_dim: int
+    w_dim: int
+    num_ws: int
+    c_dim: int
+    class_names: list[str]
+    layer_groups: dict[str, list[int]]
+    version: str = Field(description="sha256 of the model's config and weights (first 16 hex digits)")
+    engine: str
+    source: dict[str, Any]
+
+
+class Generation(BaseModel):
+    """Options shared by every generation route."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    psi: Psi = 1.0
+    cutoff: int | None = Field(None, ge=0, description="truncate only ws[:cutoff]")
+    class_: int | str | None = Field(None, alias="class", description="class index or name (conditional models)")
+    noise: NoiseMode = NoiseMode.const
+    noise_seed: Seed = Field(0, description="with noise=random: image i draws noise from noise_seed + i")
+    translate: tuple[Coordinate, Coordinate] = Field((0.0, 0.0), description="StyleGAN3: move the view by [x, y] (gen_images.py)")
+    rotate: Coordinate = Field(0.0, description="StyleGAN3: rotate the view, in degrees (gen_images.py)")
+
+    @property
+    def view(self) -> View:
+        return View(translate=self.translate, rotate=self.rotate)
+
+
+class BatchOutput(StrEnum):
+    json = "json"  # base64 images (and optionally their ws) in JSON
+    grid = "grid"  # one image with all results tiled
+
+
+class BatchRequest(Generation):
+    latents: list[Latent] = Field(min_length=1, description="seeds, z, w or ws, any mix")
+    format: ImageFormat = ImageFormat.png
+    output: BatchOutput = BatchOutput.json
+    columns: int | None = Field(None, ge=1, le=64, description="grid columns (default: square)")
+    include_ws: bool = Field(False, description="return each image's final ws (after truncation)")
+
+
+class InterpolationSpace(StrEnum):
+    w = "w"  # lerp in W (after mapping)
+    z = "z"  # slerp in Z (before mapping); keyframes must be seeds or z
+
+
+class InterpolationOutput(StrEnum):
+    animation = "animation"  # animated WebP or GIF (format: webp | gif)
+    frames = "frames"  # JSON, every frame as a base64 image (format: png | jpg | webp)
+    frame = "frame"  # one frame as an image (frame index, format: png | jpg | webp)
+    latents = "latents"  # JSON, every frame's ws; no synthesis
+
+
+class InterpolationRequest(Generation):
+    keyframes: list[Latent] = Field(min_length=2)
+    frames: int = Field(16, ge=2)
+    space: InterpolationSpace = InterpolationSpace.w
+    loop: bool = Field(False, description="walk back to the first keyframe, seamless on repeat")
+    output: InterpolationOutput = InterpolationOutput.animation
+    format: str = Field("webp", description="animation: webp | gif; frames/frame: png | jpg | webp")
+    frame: int | None = Field(None, ge=0, description="with output=frame: which frame")
+    fps: float = Field(16, gt=0, le=60)
+    include_ws: bool = Field(False, description="with output=frames: each frame's final ws")
+
+
+class MixOutput(StrEnum):
+    grid = "grid"  # style_mixing.py layout: column sources on top, row sources on the left
+    cells = "cells"  # JSON, every mixed cell as a base64 image
+    cell = "cell"  # one cell (row, column) as an image
+
+
+class MixRequest(Generation):
+    rows: list[Latent] = Field(min_length=1, description="latents whose other layers are kept")
+    columns: list[Latent] = Field(min_length=1, description="latents whose chosen layers are copied in")
+    layers: str | list[int] = Field("coarse", description="a group (coarse, middle, fine), ranges like 0-6, or indices")
+    output: MixOutput = MixOutput.grid
+    format: ImageFormat = ImageFormat.png
+    row: int | None = Field(None, ge=0)
+    column: int | None = Field(None, ge=0)
+    include_ws: bool = Field(False, description="with output=cells: each cell's final ws (to save it: POST /v1/latents)")
+
+
+class StableImageRequest(Generation):
+    """One image from a seed or a saved latent, as the stable image URLs give it: the same request
+    always gives the same bytes, under the same ETag."""
+
+    latent: Latent = Field(description="a seed or a saved latent's id")
+    format: ImageFormat = ImageFormat.png
+
+
+class SaveLatentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    model: str = Field(description="model name, see GET /v1/models")
+    latent: Latent = Field(description="a seed, z, w, ws or saved id; e.g. a ws returned by /interpolations (output=latents)")
+    kind: LatentKind | None = Field(
+        None, description="what to store: z (from a seed or z), w or ws; default: z for a seed, else the latent's own"
+    )
+    psi: Psi = 1.0
+    cutoff: int | None = Field(None, ge=0, description="truncate only ws[:cutoff]")
+    class_: int | str | None = Field(None, alias="class", description="class index or name (conditional models)")
+    name: str = Field("", max_length=200)
+    ttl_s: float | None = Field(None, gt=0, le=MAX_TTL_S, allow_inf_nan=False, description="delete after this many seconds; null: keep")
+
+
+class SavedLatentEntry(BaseModel):
+    """A saved latent in a listing: values only when asked for (include_values=true)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    model: str
+    model_version: str
+    kind: LatentKind
+    shape: list[int]
+    name: str
+    source: dict[str, Any]
+    created: float
+    expires: float | None
+    values: list[float] | list[list[float]] | None = None
