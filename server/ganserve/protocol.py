@@ -104,6 +104,7 @@ class ModelInfo(BaseModel):
     version: str = Field(description="sha256 of the model's config and weights (first 16 hex digits)")
     engine: str
     source: dict[str, Any]
+    default: bool = Field(False, description="the model for a client with no preference (GANSERVE_DEFAULT_MODEL)")
 
 
 class Generation(BaseModel):

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     grpc_grace_s: float = Field(10.0, ge=0)  # on shutdown, in-flight calls get this long to finish
     engine: EngineKind = EngineKind.onnxruntime
     models_dir: Path = REPO_ROOT / "models"
+    # Marked "default": true in GET /v1/models and ListModels: the model for a client with no preference.
+    # When no model of that name is served, the first served model by name is the default.
+    default_model: str = "demo64"
     model_repository: Path = REPO_ROOT / "model_repository"
     device: str = "cpu"  # torch engine only: "cpu" or "cuda"
     threads: int = 0  # engine intra-op threads; 0 = all cores

@@ -46,6 +46,13 @@ class AppState:
             raise NotFound(field, f"unknown model {model!r}; models: {known}")
         return found
 
+    @property
+    def default_model(self) -> str | None:
+        """GANSERVE_DEFAULT_MODEL when it is served, else the first served model by name."""
+        if self.settings.default_model in self.pipelines:
+            return self.settings.default_model
+        return min(self.pipelines, default=None)
+
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Encoding and other CPU work, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.encoder, fn, *args)

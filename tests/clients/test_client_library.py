@@ -31,6 +31,7 @@ def test_models(url):
         models = {m.name: m for m in client.models()}
     assert models[DEMO].num_ws == 10 and models[DEMO].layer_groups["coarse"] == [0, 1, 2, 3]
     assert models[COND_MODEL].class_names[1] == "dog"
+    assert models[DEMO].default and not models[COND_MODEL].default
 
 
 def test_generate_every_latent_kind_the_same_over_both_transports(urls):

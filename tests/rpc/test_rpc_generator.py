@@ -50,6 +50,7 @@ def test_list_models_matches_http(client, stub):
         )
         assert {name: list(g.indices) for name, g in got.layer_groups.items()} == expected["layer_groups"]
         assert list(got.class_names) == expected["class_names"]
+        assert got.default == expected["default"]
 
 
 def test_generate_equals_http_for_every_latent_kind(client, stub):

@@ -148,6 +148,7 @@ class ModelInfo:
     version: str
     engine: str
     source: dict
+    default: bool = False  # the server's model for a client with no preference
 
 
 @dataclass

@@ -7,7 +7,7 @@ from ganserve.protocol import ModelInfo
 from ganserve.state import AppState
 
 
-def model_info(pipeline: ModelPipeline) -> ModelInfo:
+def model_info(state: AppState, pipeline: ModelPipeline) -> ModelInfo:
     cfg = pipeline.config
     return ModelInfo(
         name=cfg.name,
@@ -23,8 +23,9 @@ def model_info(pipeline: ModelPipeline) -> ModelInfo:
         version=pipeline.digest[:16],
         engine=pipeline.engine.name,
         source=cfg.source.model_dump(),
+        default=cfg.name == state.default_model,
     )
 
 
 def list_models(state: AppState) -> list[ModelInfo]:
-    return [model_info(pipeline) for pipeline in state.pipelines.values()]
+    return [model_info(state, pipeline) for pipeline in state.pipelines.values()]

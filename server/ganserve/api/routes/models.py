@@ -19,5 +19,5 @@ async def list_models(state: State) -> ModelList:
 
 
 @router.get("/{model}", response_model=ModelInfo, responses={404: ERROR_RESPONSES[404]})
-async def get_model(pipeline: Pipeline) -> ModelInfo:
-    return model_info(pipeline)
+async def get_model(pipeline: Pipeline, state: State) -> ModelInfo:
+    return model_info(state, pipeline)

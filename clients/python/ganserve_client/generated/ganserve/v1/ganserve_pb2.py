@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aganserve/v1/ganserve.proto\x12\x0bganserve.v1\x1a\x1cgoogle/protobuf/struct.proto\",\n\x0b\x46loatTensor\x12\r\n\x05shape\x18\x01 \x03(\r\x12\x0e\n\x06values\x18\x02 \x03(\x02\"\xa5\x01\n\x06Latent\x12\x0e\n\x04seed\x18\x01 \x01(\rH\x00\x12%\n\x01z\x18\x02 \x01(\x0b\x32\x18.ganserve.v1.FloatTensorH\x00\x12%\n\x01w\x18\x03 \x01(\x0b\x32\x18.ganserve.v1.FloatTensorH\x00\x12&\n\x02ws\x18\x04 \x01(\x0b\x32\x18.ganserve.v1.FloatTensorH\x00\x12\x0c\n\x02id\x18\x05 \x01(\tH\x00\x42\x07\n\x05value\"\x81\x02\n\x11GenerationOptions\x12\x10\n\x03psi\x18\x01 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x06\x63utoff\x18\x02 \x01(\rH\x02\x88\x01\x01\x12\x15\n\x0b\x63lass_index\x18\x03 \x01(\rH\x00\x12\x14\n\nclass_name\x18\x04 \x01(\tH\x00\x12%\n\x05noise\x18\x05 \x01(\x0e\x32\x16.ganserve.v1.NoiseMode\x12\x12\n\nnoise_seed\x18\x06 \x01(\r\x12+\n\ttranslate\x18\x07 \x01(\x0b\x32\x18.ganserve.v1.Translation\x12\x0e\n\x06rotate\x18\x08 \x01(\x01\x42\r\n\x0b\x63lass_valueB\x06\n\x04_psiB\t\n\x07_cutoff\"#\n\x0bTranslation\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\"\x88\x01\n\x05Image\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\r\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12$\n\x02ws\x18\x05 \x01(\x0b\x32\x18.ganserve.v1.FloatTensor\"\x13\n\x11ListModelsRequest\"\x1f\n\x0cLayerIndices\x12\x0f\n\x07indices\x18\x01 \x03(\r\"\x83\x03\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\r\x12\x14\n\x0cimg_channels\x18\x04 \x01(\r\x12\r\n\x05z_dim\x18\x05 \x01(\r\x12\r\n\x05w_dim\x18\x06 \x01(\r\x12\x0e\n\x06num_ws\x18\x07 \x01(\r\x12\r\n\x05\x63_dim\x18\x08 \x01(\r\x12\x13\n\x0b\x63lass_names\x18\t \x03(\t\x12=\n\x0clayer_groups\x18\n \x03(\x0b\x32\'.ganserve.v1.ModelInfo.LayerGroupsEntry\x12\x0f\n\x07version\x18\x0b \x01(\t\x12\x0e\n\x06\x65ngine\x18\x0c \x01(\t\x12\'\n\x06source\x18\r \x01(\x0b\x32\x17.google.protobuf.Struct\x1aM\n\x10LayerGroupsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.ganserve.v1.LayerIndices:\x02\x38\x01\"<\n\x12ListModelsResponse\x12&\n\x06models\x18\x01 \x03(\x0b\x32\x16.ganserve.v1.ModelInfo\"\xd9\x01\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12$\n\x07latents\x18\x02 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12/\n\x07options\x18\x03 \x01(\x0b\x32\x1e.ganserve.v1.GenerationOptions\x12(\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\ninclude_ws\x18\x05 \x01(\x08\x12\x0c\n\x04grid\x18\x06 \x01(\x08\x12\x14\n\x0cgrid_columns\x18\x07 \x01(\r\"E\n\x10GenerateResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\"\n\x06images\x18\x02 \x03(\x0b\x32\x12.ganserve.v1.Image\"\x9e\x02\n\x12InterpolateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12&\n\tkeyframes\x18\x02 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12\x0e\n\x06\x66rames\x18\x03 \x01(\r\x12.\n\x05space\x18\x04 \x01(\x0e\x32\x1f.ganserve.v1.InterpolationSpace\x12\x0c\n\x04loop\x18\x05 \x01(\x08\x12/\n\x07options\x18\x06 \x01(\x0b\x32\x1e.ganserve.v1.GenerationOptions\x12(\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\ninclude_ws\x18\x08 \x01(\x08\x12\x14\n\x0clatents_only\x18\t \x01(\x08\"n\n\x05\x46rame\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12!\n\x05image\x18\x03 \x01(\x0b\x32\x12.ganserve.v1.Image\x12$\n\x02ws\x18\x04 \x01(\x0b\x32\x18.ganserve.v1.FloatTensor\"\xf1\x01\n\nMixRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12!\n\x04rows\x18\x02 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12$\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12\x0e\n\x06layers\x18\x04 \x01(\t\x12/\n\x07options\x18\x05 \x01(\x0b\x32\x1e.ganserve.v1.GenerationOptions\x12(\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\ninclude_ws\x18\x07 \x01(\x08\x12\x0c\n\x04grid\x18\x08 \x01(\x08\"I\n\x07MixCell\x12\x0b\n\x03row\x18\x01 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\r\x12!\n\x05image\x18\x03 \x01(\x0b\x32\x12.ganserve.v1.Image\"s\n\x0bMixResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06layers\x18\x02 \x03(\r\x12#\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x14.ganserve.v1.MixCell\x12 \n\x04grid\x18\x04 \x01(\x0b\x32\x12.ganserve.v1.Image\"\x90\x02\n\x11SaveLatentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12#\n\x06latent\x18\x02 \x01(\x0b\x32\x13.ganserve.v1.Latent\x12%\n\x04kind\x18\x03 \x01(\x0e\x32\x17.ganserve.v1.LatentKind\x12\x10\n\x03psi\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x06\x63utoff\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x15\n\x0b\x63lass_index\x18\x06 \x01(\rH\x00\x12\x14\n\nclass_name\x18\x07 \x01(\tH\x00\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x12\n\x05ttl_s\x18\t \x01(\x01H\x03\x88\x01\x01\x42\r\n\x0b\x63lass_valueB\x06\n\x04_psiB\t\n\x07_cutoffB\x08\n\x06_ttl_s\"\x89\x02\n\x0bSavedLatent\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12%\n\x04kind\x18\x04 \x01(\x0e\x32\x17.ganserve.v1.LatentKind\x12(\n\x06values\x18\x05 \x01(\x0b\x32\x18.ganserve.v1.FloatTensor\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\'\n\x06source\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x63reated\x18\x08 \x01(\x01\x12\x14\n\x07\x65xpires\x18\t \x01(\x01H\x00\x88\x01\x01\x12\r\n\x05shape\x18\n \x03(\rB\n\n\x08_expires\"\x1e\n\x10GetLatentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"!\n\x13\x44\x65leteLatentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteLatentResponse\"Z\n\x12ListLatentsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x16\n\x0einclude_values\x18\x04 \x01(\x08\"U\n\x13ListLatentsResponse\x12)\n\x07latents\x18\x01 \x03(\x0b\x32\x18.ganserve.v1.SavedLatent\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t*i\n\tNoiseMode\x12\x1a\n\x16NOISE_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10NOISE_MODE_CONST\x10\x01\x12\x13\n\x0fNOISE_MODE_NONE\x10\x02\x12\x15\n\x11NOISE_MODE_RANDOM\x10\x03*\x85\x01\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x12\x14\n\x10IMAGE_FORMAT_RAW\x10\x04*o\n\x12InterpolationSpace\x12#\n\x1fINTERPOLATION_SPACE_UNSPECIFIED\x10\x00\x12\x19\n\x15INTERPOLATION_SPACE_W\x10\x01\x12\x19\n\x15INTERPOLATION_SPACE_Z\x10\x02*c\n\nLatentKind\x12\x1b\n\x17LATENT_KIND_UNSPECIFIED\x10\x00\x12\x11\n\rLATENT_KIND_Z\x10\x01\x12\x11\n\rLATENT_KIND_W\x10\x02\x12\x12\n\x0eLATENT_KIND_WS\x10\x03\x32\xd8\x04\n\tGenerator\x12M\n\nListModels\x12\x1e.ganserve.v1.ListModelsRequest\x1a\x1f.ganserve.v1.ListModelsResponse\x12G\n\x08Generate\x12\x1c.ganserve.v1.GenerateRequest\x1a\x1d.ganserve.v1.GenerateResponse\x12\x44\n\x0bInterpolate\x12\x1f.ganserve.v1.InterpolateRequest\x1a\x12.ganserve.v1.Frame0\x01\x12\x38\n\x03Mix\x12\x17.ganserve.v1.MixRequest\x1a\x18.ganserve.v1.MixResponse\x12\x46\n\nSaveLatent\x12\x1e.ganserve.v1.SaveLatentRequest\x1a\x18.ganserve.v1.SavedLatent\x12\x44\n\tGetLatent\x12\x1d.ganserve.v1.GetLatentRequest\x1a\x18.ganserve.v1.SavedLatent\x12S\n\x0c\x44\x65leteLatent\x12 .ganserve.v1.DeleteLatentRequest\x1a!.ganserve.v1.DeleteLatentResponse\x12P\n\x0bListLatents\x12\x1f.ganserve.v1.ListLatentsRequest\x1a .ganserve.v1.ListLatentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aganserve/v1/ganserve.proto\x12\x0bganserve.v1\x1a\x1cgoogle/protobuf/struct.proto\",\n\x0b\x46loatTensor\x12\r\n\x05shape\x18\x01 \x03(\r\x12\x0e\n\x06values\x18\x02 \x03(\x02\"\xa5\x01\n\x06Latent\x12\x0e\n\x04seed\x18\x01 \x01(\rH\x00\x12%\n\x01z\x18\x02 \x01(\x0b\x32\x18.ganserve.v1.FloatTensorH\x00\x12%\n\x01w\x18\x03 \x01(\x0b\x32\x18.ganserve.v1.FloatTensorH\x00\x12&\n\x02ws\x18\x04 \x01(\x0b\x32\x18.ganserve.v1.FloatTensorH\x00\x12\x0c\n\x02id\x18\x05 \x01(\tH\x00\x42\x07\n\x05value\"\x81\x02\n\x11GenerationOptions\x12\x10\n\x03psi\x18\x01 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x06\x63utoff\x18\x02 \x01(\rH\x02\x88\x01\x01\x12\x15\n\x0b\x63lass_index\x18\x03 \x01(\rH\x00\x12\x14\n\nclass_name\x18\x04 \x01(\tH\x00\x12%\n\x05noise\x18\x05 \x01(\x0e\x32\x16.ganserve.v1.NoiseMode\x12\x12\n\nnoise_seed\x18\x06 \x01(\r\x12+\n\ttranslate\x18\x07 \x01(\x0b\x32\x18.ganserve.v1.Translation\x12\x0e\n\x06rotate\x18\x08 \x01(\x01\x42\r\n\x0b\x63lass_valueB\x06\n\x04_psiB\t\n\x07_cutoff\"#\n\x0bTranslation\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\"\x88\x01\n\x05Image\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\r\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12$\n\x02ws\x18\x05 \x01(\x0b\x32\x18.ganserve.v1.FloatTensor\"\x13\n\x11ListModelsRequest\"\x1f\n\x0cLayerIndices\x12\x0f\n\x07indices\x18\x01 \x03(\r\"\x94\x03\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\r\x12\x14\n\x0cimg_channels\x18\x04 \x01(\r\x12\r\n\x05z_dim\x18\x05 \x01(\r\x12\r\n\x05w_dim\x18\x06 \x01(\r\x12\x0e\n\x06num_ws\x18\x07 \x01(\r\x12\r\n\x05\x63_dim\x18\x08 \x01(\r\x12\x13\n\x0b\x63lass_names\x18\t \x03(\t\x12=\n\x0clayer_groups\x18\n \x03(\x0b\x32\'.ganserve.v1.ModelInfo.LayerGroupsEntry\x12\x0f\n\x07version\x18\x0b \x01(\t\x12\x0e\n\x06\x65ngine\x18\x0c \x01(\t\x12\'\n\x06source\x18\r \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x0e \x01(\x08\x1aM\n\x10LayerGroupsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.ganserve.v1.LayerIndices:\x02\x38\x01\"<\n\x12ListModelsResponse\x12&\n\x06models\x18\x01 \x03(\x0b\x32\x16.ganserve.v1.ModelInfo\"\xd9\x01\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12$\n\x07latents\x18\x02 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12/\n\x07options\x18\x03 \x01(\x0b\x32\x1e.ganserve.v1.GenerationOptions\x12(\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\ninclude_ws\x18\x05 \x01(\x08\x12\x0c\n\x04grid\x18\x06 \x01(\x08\x12\x14\n\x0cgrid_columns\x18\x07 \x01(\r\"E\n\x10GenerateResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\"\n\x06images\x18\x02 \x03(\x0b\x32\x12.ganserve.v1.Image\"\x9e\x02\n\x12InterpolateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12&\n\tkeyframes\x18\x02 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12\x0e\n\x06\x66rames\x18\x03 \x01(\r\x12.\n\x05space\x18\x04 \x01(\x0e\x32\x1f.ganserve.v1.InterpolationSpace\x12\x0c\n\x04loop\x18\x05 \x01(\x08\x12/\n\x07options\x18\x06 \x01(\x0b\x32\x1e.ganserve.v1.GenerationOptions\x12(\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\ninclude_ws\x18\x08 \x01(\x08\x12\x14\n\x0clatents_only\x18\t \x01(\x08\"n\n\x05\x46rame\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12!\n\x05image\x18\x03 \x01(\x0b\x32\x12.ganserve.v1.Image\x12$\n\x02ws\x18\x04 \x01(\x0b\x32\x18.ganserve.v1.FloatTensor\"\xf1\x01\n\nMixRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12!\n\x04rows\x18\x02 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12$\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x13.ganserve.v1.Latent\x12\x0e\n\x06layers\x18\x04 \x01(\t\x12/\n\x07options\x18\x05 \x01(\x0b\x32\x1e.ganserve.v1.GenerationOptions\x12(\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x18.ganserve.v1.ImageFormat\x12\x12\n\ninclude_ws\x18\x07 \x01(\x08\x12\x0c\n\x04grid\x18\x08 \x01(\x08\"I\n\x07MixCell\x12\x0b\n\x03row\x18\x01 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\r\x12!\n\x05image\x18\x03 \x01(\x0b\x32\x12.ganserve.v1.Image\"s\n\x0bMixResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06layers\x18\x02 \x03(\r\x12#\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x14.ganserve.v1.MixCell\x12 \n\x04grid\x18\x04 \x01(\x0b\x32\x12.ganserve.v1.Image\"\x90\x02\n\x11SaveLatentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12#\n\x06latent\x18\x02 \x01(\x0b\x32\x13.ganserve.v1.Latent\x12%\n\x04kind\x18\x03 \x01(\x0e\x32\x17.ganserve.v1.LatentKind\x12\x10\n\x03psi\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x06\x63utoff\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x15\n\x0b\x63lass_index\x18\x06 \x01(\rH\x00\x12\x14\n\nclass_name\x18\x07 \x01(\tH\x00\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x12\n\x05ttl_s\x18\t \x01(\x01H\x03\x88\x01\x01\x42\r\n\x0b\x63lass_valueB\x06\n\x04_psiB\t\n\x07_cutoffB\x08\n\x06_ttl_s\"\x89\x02\n\x0bSavedLatent\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12%\n\x04kind\x18\x04 \x01(\x0e\x32\x17.ganserve.v1.LatentKind\x12(\n\x06values\x18\x05 \x01(\x0b\x32\x18.ganserve.v1.FloatTensor\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\'\n\x06source\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x63reated\x18\x08 \x01(\x01\x12\x14\n\x07\x65xpires\x18\t \x01(\x01H\x00\x88\x01\x01\x12\r\n\x05shape\x18\n \x03(\rB\n\n\x08_expires\"\x1e\n\x10GetLatentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"!\n\x13\x44\x65leteLatentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteLatentResponse\"Z\n\x12ListLatentsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x16\n\x0einclude_values\x18\x04 \x01(\x08\"U\n\x13ListLatentsResponse\x12)\n\x07latents\x18\x01 \x03(\x0b\x32\x18.ganserve.v1.SavedLatent\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t*i\n\tNoiseMode\x12\x1a\n\x16NOISE_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10NOISE_MODE_CONST\x10\x01\x12\x13\n\x0fNOISE_MODE_NONE\x10\x02\x12\x15\n\x11NOISE_MODE_RANDOM\x10\x03*\x85\x01\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x12\x14\n\x10IMAGE_FORMAT_RAW\x10\x04*o\n\x12InterpolationSpace\x12#\n\x1fINTERPOLATION_SPACE_UNSPECIFIED\x10\x00\x12\x19\n\x15INTERPOLATION_SPACE_W\x10\x01\x12\x19\n\x15INTERPOLATION_SPACE_Z\x10\x02*c\n\nLatentKind\x12\x1b\n\x17LATENT_KIND_UNSPECIFIED\x10\x00\x12\x11\n\rLATENT_KIND_Z\x10\x01\x12\x11\n\rLATENT_KIND_W\x10\x02\x12\x12\n\x0eLATENT_KIND_WS\x10\x03\x32\xd8\x04\n\tGenerator\x12M\n\nListModels\x12\x1e.ganserve.v1.ListModelsRequest\x1a\x1f.ganserve.v1.ListModelsResponse\x12G\n\x08Generate\x12\x1c.ganserve.v1.GenerateRequest\x1a\x1d.ganserve.v1.GenerateResponse\x12\x44\n\x0bInterpolate\x12\x1f.ganserve.v1.InterpolateRequest\x1a\x12.ganserve.v1.Frame0\x01\x12\x38\n\x03Mix\x12\x17.ganserve.v1.MixRequest\x1a\x18.ganserve.v1.MixResponse\x12\x46\n\nSaveLatent\x12\x1e.ganserve.v1.SaveLatentRequest\x1a\x18.ganserve.v1.SavedLatent\x12\x44\n\tGetLatent\x12\x1d.ganserve.v1.GetLatentRequest\x1a\x18.ganserve.v1.SavedLatent\x12S\n\x0c\x44\x65leteLatent\x12 .ganserve.v1.DeleteLatentRequest\x1a!.ganserve.v1.DeleteLatentResponse\x12P\n\x0bListLatents\x12\x1f.ganserve.v1.ListLatentsRequest\x1a .ganserve.v1.ListLatentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELINFO_LAYERGROUPSENTRY']._loaded_options = None
   _globals['_MODELINFO_LAYERGROUPSENTRY']._serialized_options = b'8\001'
-  _globals['_NOISEMODE']._serialized_start=3170
-  _globals['_NOISEMODE']._serialized_end=3275
-  _globals['_IMAGEFORMAT']._serialized_start=3278
-  _globals['_IMAGEFORMAT']._serialized_end=3411
-  _globals['_INTERPOLATIONSPACE']._serialized_start=3413
-  _globals['_INTERPOLATIONSPACE']._serialized_end=3524
-  _globals['_LATENTKIND']._serialized_start=3526
-  _globals['_LATENTKIND']._serialized_end=3625
+  _globals['_NOISEMODE']._serialized_start=3187
+  _globals['_NOISEMODE']._serialized_end=3292
+  _globals['_IMAGEFORMAT']._serialized_start=3295
+  _globals['_IMAGEFORMAT']._serialized_end=3428
+  _globals['_INTERPOLATIONSPACE']._serialized_start=3430
+  _globals['_INTERPOLATIONSPACE']._serialized_end=3541
+  _globals['_LATENTKIND']._serialized_start=3543
+  _globals['_LATENTKIND']._serialized_end=3642
   _globals['_FLOATTENSOR']._serialized_start=73
   _globals['_FLOATTENSOR']._serialized_end=117
   _globals['_LATENT']._serialized_start=120
@@ -57,39 +57,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LAYERINDICES']._serialized_start=744
   _globals['_LAYERINDICES']._serialized_end=775
   _globals['_MODELINFO']._serialized_start=778
-  _globals['_MODELINFO']._serialized_end=1165
-  _globals['_MODELINFO_LAYERGROUPSENTRY']._serialized_start=1088
-  _globals['_MODELINFO_LAYERGROUPSENTRY']._serialized_end=1165
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1167
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1227
-  _globals['_GENERATEREQUEST']._serialized_start=1230
-  _globals['_GENERATEREQUEST']._serialized_end=1447
-  _globals['_GENERATERESPONSE']._serialized_start=1449
-  _globals['_GENERATERESPONSE']._serialized_end=1518
-  _globals['_INTERPOLATEREQUEST']._serialized_start=1521
-  _globals['_INTERPOLATEREQUEST']._serialized_end=1807
-  _globals['_FRAME']._serialized_start=1809
-  _globals['_FRAME']._serialized_end=1919
-  _globals['_MIXREQUEST']._serialized_start=1922
-  _globals['_MIXREQUEST']._serialized_end=2163
-  _globals['_MIXCELL']._serialized_start=2165
-  _globals['_MIXCELL']._serialized_end=2238
-  _globals['_MIXRESPONSE']._serialized_start=2240
-  _globals['_MIXRESPONSE']._serialized_end=2355
-  _globals['_SAVELATENTREQUEST']._serialized_start=2358
-  _globals['_SAVELATENTREQUEST']._serialized_end=2630
-  _globals['_SAVEDLATENT']._serialized_start=2633
-  _globals['_SAVEDLATENT']._serialized_end=2898
-  _globals['_GETLATENTREQUEST']._serialized_start=2900
-  _globals['_GETLATENTREQUEST']._serialized_end=2930
-  _globals['_DELETELATENTREQUEST']._serialized_start=2932
-  _globals['_DELETELATENTREQUEST']._serialized_end=2965
-  _globals['_DELETELATENTRESPONSE']._serialized_start=2967
-  _globals['_DELETELATENTRESPONSE']._serialized_end=2989
-  _globals['_LISTLATENTSREQUEST']._serialized_start=2991
-  _globals['_LISTLATENTSREQUEST']._serialized_end=3081
-  _globals['_LISTLATENTSRESPONSE']._serialized_start=3083
-  _globals['_LISTLATENTSRESPONSE']._serialized_end=3168
-  _globals['_GENERATOR']._serialized_start=3628
-  _globals['_GENERATOR']._serialized_end=4228
+  _globals['_MODELINFO']._serialized_end=1182
+  _globals['_MODELINFO_LAYERGROUPSENTRY']._serialized_start=1105
+  _globals['_MODELINFO_LAYERGROUPSENTRY']._serialized_end=1182
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1184
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1244
+  _globals['_GENERATEREQUEST']._serialized_start=1247
+  _globals['_GENERATEREQUEST']._serialized_end=1464
+  _globals['_GENERATERESPONSE']._serialized_start=1466
+  _globals['_GENERATERESPONSE']._serialized_end=1535
+  _globals['_INTERPOLATEREQUEST']._serialized_start=1538
+  _globals['_INTERPOLATEREQUEST']._serialized_end=1824
+  _globals['_FRAME']._serialized_start=1826
+  _globals['_FRAME']._serialized_end=1936
+  _globals['_MIXREQUEST']._serialized_start=1939
+  _globals['_MIXREQUEST']._serialized_end=2180
+  _globals['_MIXCELL']._serialized_start=2182
+  _globals['_MIXCELL']._serialized_end=2255
+  _globals['_MIXRESPONSE']._serialized_start=2257
+  _globals['_MIXRESPONSE']._serialized_end=2372
+  _globals['_SAVELATENTREQUEST']._serialized_start=2375
+  _globals['_SAVELATENTREQUEST']._serialized_end=2647
+  _globals['_SAVEDLATENT']._serialized_start=2650
+  _globals['_SAVEDLATENT']._serialized_end=2915
+  _globals['_GETLATENTREQUEST']._serialized_start=2917
+  _globals['_GETLATENTREQUEST']._serialized_end=2947
+  _globals['_DELETELATENTREQUEST']._serialized_start=2949
+  _globals['_DELETELATENTREQUEST']._serialized_end=2982
+  _globals['_DELETELATENTRESPONSE']._serialized_start=2984
+  _globals['_DELETELATENTRESPONSE']._serialized_end=3006
+  _globals['_LISTLATENTSREQUEST']._serialized_start=3008
+  _globals['_LISTLATENTSREQUEST']._serialized_end=3098
+  _globals['_LISTLATENTSRESPONSE']._serialized_start=3100
+  _globals['_LISTLATENTSRESPONSE']._serialized_end=3185
+  _globals['_GENERATOR']._serialized_start=3645
+  _globals['_GENERATOR']._serialized_end=4245
 # @@protoc_insertion_point(module_scope)

@@ -127,7 +127,7 @@ class LayerIndices(_message.Message):
     def __init__(self, indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "architecture", "resolution", "img_channels", "z_dim", "w_dim", "num_ws", "c_dim", "class_names", "layer_groups", "version", "engine", "source")
+    __slots__ = ("name", "architecture", "resolution", "img_channels", "z_dim", "w_dim", "num_ws", "c_dim", "class_names", "layer_groups", "version", "engine", "source", "default")
     class LayerGroupsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,7 @@ class ModelInfo(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_FIELD_NUMBER: _ClassVar[int]
     name: str
     architecture: str
     resolution: int
@@ -161,7 +162,8 @@ class ModelInfo(_message.Message):
     version: str
     engine: str
     source: _struct_pb2.Struct
-    def __init__(self, name: _Optional[str] = ..., architecture: _Optional[str] = ..., resolution: _Optional[int] = ..., img_channels: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., c_dim: _Optional[int] = ..., class_names: _Optional[_Iterable[str]] = ..., layer_groups: _Optional[_Mapping[str, LayerIndices]] = ..., version: _Optional[str] = ..., engine: _Optional[str] = ..., source: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    default: bool
+    def __init__(self, name: _Optional[str] = ..., architecture: _Optional[str] = ..., resolution: _Optional[int] = ..., img_channels: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., c_dim: _Optional[int] = ..., class_names: _Optional[_Iterable[str]] = ..., layer_groups: _Optional[_Mapping[str, LayerIndices]] = ..., version: _Optional[str] = ..., engine: _Optional[str] = ..., source: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., default: _Optional[bool] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
