@@ -90,13 +90,17 @@ def read_vendor(tarball: Path, vendor: str, size: int = 64) -> list[tuple[str, i
     """(file name, category index, RGB image) for every base emoji of one vendor that has an image.
     The tarball is read in one pass: random access into a .tgz decompresses from the start each time."""
     prefix = f"package/img/{vendor}/{size}/"
-    pngs, catalogue = {}, None
+    pngs: dict[str, bytes] = {}
+    catalogue = None
     with tarfile.open(tarball, "r:gz") as tar:
         for member in tar:
+            content = tar.extractfile(member)  # None for folders
+            if content is None:
+                continue
             if member.name == "package/emoji.json":
-                catalogue = json.load(tar.extractfile(member))
+                catalogue = json.load(content)
             elif member.name.startswith(prefix) and member.name.endswith(".png"):
-                pngs[member.name.removeprefix(prefix)] = tar.extractfile(member).read()
+                pngs[member.name.removeprefix(prefix)] = content.read()
     if catalogue is None:
         raise ValueError(f"{tarball.name} has no package/emoji.json")
     rows = []

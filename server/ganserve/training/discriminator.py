@@ -29,6 +29,7 @@ class Conv2dLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
         self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.resample_filter: torch.Tensor
         self.register_buffer("resample_filter", make_resample_filter())
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:

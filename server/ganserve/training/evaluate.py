@@ -31,9 +31,9 @@ EVALUATION_FILE = "evaluation.jsonl"
 class EmojiClassifier(nn.Module):
     def __init__(self, num_classes: int, width: int = 32, features: int = 128):
         super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(3, width, 3, padding=1), nn.Conv2d(width, width * 2, 3, padding=1)])
-        self.convs.extend([nn.Conv2d(width * 2, width * 4, 3, padding=1), nn.Conv2d(width * 4, width * 4, 3, padding=1)])
-        self.norms = nn.ModuleList([nn.GroupNorm(8, c.out_channels) for c in self.convs])
+        channels = [3, width, width * 2, width * 4, width * 4]
+        self.convs = nn.ModuleList([nn.Conv2d(i, o, 3, padding=1) for i, o in zip(channels, channels[1:], strict=False)])
+        self.norms = nn.ModuleList([nn.GroupNorm(8, o) for o in channels[1:]])
         self.fc = nn.Linear(width * 4, features)
         self.head = nn.Linear(features, num_classes)
 

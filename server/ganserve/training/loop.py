@@ -217,7 +217,12 @@ class Trainer:
         checkpoint_minutes and at the end."""
         o = self.options
         metrics = (self.run_dir / METRICS_FILE).open("a")
-        emit = lambda record: (metrics.write(json.dumps(record) + "\n"), metrics.flush(), self.log(record))  # noqa: E731
+
+        def emit(record: dict) -> None:
+            metrics.write(json.dumps(record) + "\n")
+            metrics.flush()  # the playground's training page reads the log while the run goes on
+            self.log(record)
+
         emit({"event": "start", "kimg": round(self.kimg, 3), "time": time.time(), "threads": torch.get_num_threads()})
         tick_start, tick_nimg = time.perf_counter(), self.nimg
         last_checkpoint = time.perf_counter()
