@@ -204,7 +204,7 @@ def test_the_command_runs_as_make_runs_it(tmp_path):
 
     done = bench("--help")
     assert done.returncode == 0, done.stderr
-    for command in ("server", "triton", "grpc", "cache"):
+    for command in ("server", "triton", "grpc", "cache", "training"):
         assert command in done.stdout
     bad = bench("grpc", "--concurrency", "1,x")
     assert bad.returncode == 2 and "--concurrency" in bad.stderr and "'1,x'" in bad.stderr, bad.stderr
@@ -271,3 +271,16 @@ def test_run_grpc_benchmark_writes_results(tmp_path):
     assert set(result["comparisons"]) == {
         f"{m}_vs_http_png_{s}_c{c}" for m in ("grpc_raw", "grpc_png") for s in ("p50", "p99") for c in (1, 2)
     }
+
+
+@pytest.mark.slow
+def test_run_training_benchmark_writes_results(tmp_path):
+    from ganserve_bench.training import run_training_benchmark
+
+    path = run_training_benchmark(tmp_path, None, steps=1, sizes=[(16, 16)], threads=1, log=lambda line: None)
+    result = json.loads(path.read_text())
+    assert result["schema"] == "ganserve-bench-training/1" and result["torch_threads"] == 1
+    assert result["machine"]["cpu_vector_flags"] is not None  # the CPU's flags describe the figures
+    (run,) = result["runs"]
+    assert run["resolution"] == 16 and run["data"] == "random" and run["images_per_s"] > 0
+    assert run["ratio_to_nvlabs_table"] is None  # no NVlabs figure at this size

@@ -82,5 +82,25 @@ def cache(
     typer.echo(f"wrote {path}")
 
 
+@app.command()
+def training(
+    data: Annotated[Path | None, typer.Option(help="the emoji dataset (`ganserve dataset emoji`); random images without it")] = Path(
+        "var/data/emoji.npz"
+    ),
+    steps: Annotated[int, typer.Option(help="timed plain steps per size (and a quarter as many R1 steps)")] = 8,
+    sizes: Annotated[str, typer.Option(help="RESOLUTIONxCHANNEL_MAX, comma-separated")] = "32x64,32x128,64x64,64x128",
+    threads: Annotated[int, typer.Option(help="torch threads; 0: torch's default")] = 0,
+    out: Out = RESULTS,
+) -> None:
+    """`ganserve train`'s step (G and D forward and backward, batch 32, lazy R1): images/s at the demo model's budget sizes."""
+    from ganserve_bench.training import run_training_benchmark
+
+    try:
+        parsed = [(int(r), int(c)) for r, c in (size.split("x") for size in sizes.split(","))]
+    except ValueError:
+        raise typer.BadParameter(f"expected sizes like 32x64,64x128, got {sizes!r}", param_hint="--sizes") from None
+    typer.echo(f"wrote {run_training_benchmark(out, data, steps, parsed, threads)}")
+
+
 if __name__ == "__main__":
     app()
