@@ -213,9 +213,13 @@ def test_the_command_runs_as_make_runs_it(tmp_path):
 @pytest.mark.slow
 @needs_wrk
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make system-deps)")
-def test_run_cache_benchmark_writes_results(tmp_path):
+def test_run_cache_benchmark_writes_results(tmp_path, monkeypatch):
     """The cache benchmark with 1 s wrk runs and a few in-process lookups: keys and outcomes, not figures."""
     from ganserve_bench.cache import BACKENDS, run_cache_benchmark
+
+    # On a loaded machine a Redis call can outlast the 25 ms budget and count as a cache error (a bypass,
+    # as designed); a second's budget here, so that any error the test sees is a real one.
+    monkeypatch.setenv("GANSERVE_REDIS_TIMEOUT_MS", "1000")
 
     out = tmp_path / "results"
     path = run_cache_benchmark("demo64", out, concurrency=[1, 2], http_seconds=1, w_lookups=30, map_seconds=0.05, log=lambda _: None)
