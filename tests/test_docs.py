@@ -50,6 +50,8 @@ BENCH = "bench-demo64-20261122T175029Z.json"
 GRPC = "bench-grpc-demo64-20261122T190704Z.json"
 TRITON = "bench-triton-demo64-20261122T175358Z.json"
 FULLSIZE = "nvlabs-fullsize-20261122T212036Z.json"
+TRAINING_STEP = "bench-training-20261201T233108Z.json"
+TRAINING = REPO_ROOT / "docs" / "training.md"
 PERFORMANCE = REPO_ROOT / "docs" / "performance.md"
 SG3T = "networks.sg3t-256"
 HTTP_C1 = "server.http.levels[0]"
@@ -84,6 +86,10 @@ FIGURES = [
         "baseline_torch_eager.images_per_s",
     ),
     figure(PERFORMANCE, BENCH, "the micro-batcher is {:.2f}×".format, "ratios.best_engine_concurrency_vs_torch_eager"),
+    *[
+        figure(TRAINING, TRAINING_STEP, "| {:.1f} images/s |".format, f"runs[{i}].images_per_s")
+        for i in range(4)  # 32² ch64, 32² ch128, 64² ch64, 64² ch128
+    ],
     figure(
         PERFORMANCE,
         FULLSIZE,
