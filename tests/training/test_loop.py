@@ -45,3 +45,16 @@ def test_sample_grid_has_a_row_per_class(tmp_path, tiny_dataset, tiny_options):
     assert isinstance(grid, Image.Image) and grid.size == (4 * 16, 3 * 16)
     rows = np.asarray(grid).reshape(3, 16, 4 * 16, 3)
     assert not np.array_equal(rows[0], rows[1])  # the class changes the images
+
+
+def test_a_stop_request_ends_the_run_with_a_checkpoint(tmp_path, tiny_dataset, tiny_options):
+    run_dir = tmp_path / "run"
+    trainer = Trainer(tiny_options, tiny_dataset, run_dir, log=lambda r: None)
+
+    def stop_after_two_steps(kimg: float, losses: dict) -> None:
+        trainer.stop_requested = trainer.step >= 2
+
+    trainer.run(total_kimg=10, progress=stop_after_two_steps)
+    assert trainer.step == 2
+    resumed = Trainer(tiny_options, tiny_dataset, run_dir)
+    assert resumed.step == 2 and resumed.nimg == 2 * tiny_options.batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def run_training(data: Path, run_dir: Path, total_kimg: float, checkpoint_minute
     dataset = load_dataset(data)
     if not sys.stdout.isatty():
         trainer = Trainer(options, dataset, run_dir, log=lambda record: print(json.dumps(record), flush=True))
+        stop_on_signals(trainer)
         trainer.run(total_kimg)
         return
     last_tick = {"images_per_s": 0.0}
@@ -37,6 +39,7 @@ def run_training(data: Path, run_dir: Path, total_kimg: float, checkpoint_minute
                 bar.console.print(json.dumps(record))
 
         trainer = Trainer(options, dataset, run_dir, log=log)
+        stop_on_signals(trainer)
         task = bar.add_task("train", total=int(total_kimg), completed=int(trainer.kimg), status="")
 
         def show(kimg: float, losses: dict) -> None:
@@ -44,3 +47,13 @@ def run_training(data: Path, run_dir: Path, total_kimg: float, checkpoint_minute
             bar.update(task, completed=int(kimg), status=status)
 
         trainer.run(total_kimg, progress=show)
+
+
+def stop_on_signals(trainer: Trainer) -> None:
+    """Ctrl-C or SIGTERM (a session ending, `kill`): finish the step, write a checkpoint, exit."""
+
+    def request_stop(signum: int, frame: object) -> None:
+        trainer.stop_requested = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)

@@ -95,6 +95,7 @@ class Trainer:
     nimg: int = 0
     step: int = 0
     train_seconds: float = 0.0
+    stop_requested: bool = False  # set by a signal handler: the run ends after this step, with a checkpoint
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -213,8 +214,8 @@ class Trainer:
         }
 
     def run(self, total_kimg: float, progress: Callable[[float, dict], None] | None = None) -> None:
-        """Train until total_kimg (counted across resumes), a metrics line per tick, a checkpoint every
-        checkpoint_minutes and at the end."""
+        """Train until total_kimg (counted across resumes) or a stop request, a metrics line per tick, a
+        checkpoint every checkpoint_minutes and at the end."""
         o = self.options
         metrics = (self.run_dir / METRICS_FILE).open("a")
 
@@ -228,7 +229,7 @@ class Trainer:
         last_checkpoint = time.perf_counter()
         sums: dict[str, list[float]] = {}
         try:
-            while self.kimg < total_kimg:
+            while self.kimg < total_kimg and not self.stop_requested:
                 t0 = time.perf_counter()
                 for key, value in self.train_step().items():
                     sums.setdefault(key, []).append(value)
