@@ -7,21 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+from ganserve.training.dataset import save_dataset
 from ganserve.training.loop import METRICS_FILE, OPTIONS_FILE
 
 
 def test_sigterm_finishes_the_step_and_writes_a_checkpoint(tmp_path, tiny_dataset, tiny_options):
     data = tmp_path / "tiny.npz"
-    np.savez_compressed(
-        data,
-        images=tiny_dataset.images,
-        labels=tiny_dataset.labels,
-        class_names=np.array(tiny_dataset.class_names),
-        vendors=tiny_dataset.vendors,
-        names=tiny_dataset.names,
-    )
+    save_dataset(tiny_dataset, data)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / OPTIONS_FILE).write_text(tiny_options.model_dump_json())  # a run's options are kept, so the CLI takes them

@@ -5,7 +5,7 @@ import tarfile
 import numpy as np
 from PIL import Image
 
-from ganserve.training.dataset import CATEGORIES, composite_on_white, load_dataset, read_vendor
+from ganserve.training.dataset import CATEGORIES, composite_on_white, load_dataset, read_vendor, save_dataset
 
 
 def png(rgba: tuple[int, int, int, int], size: int = 64) -> bytes:
@@ -55,14 +55,7 @@ def test_read_vendor_keeps_categories_in_order_and_skips_components(tmp_path):
 
 def test_dataset_file_round_trip_and_downsampling(tmp_path, tiny_dataset):
     path = tmp_path / "d.npz"
-    np.savez_compressed(
-        path,
-        images=tiny_dataset.images,
-        labels=tiny_dataset.labels,
-        class_names=np.array(tiny_dataset.class_names),
-        vendors=tiny_dataset.vendors,
-        names=tiny_dataset.names,
-    )
+    save_dataset(tiny_dataset, path)
     loaded = load_dataset(path)
     assert loaded.class_names == tiny_dataset.class_names and (loaded.images == tiny_dataset.images).all()
     small = loaded.at_resolution(16)

@@ -61,6 +61,18 @@ class EmojiDataset:
         return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+def save_dataset(dataset: EmojiDataset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        images=dataset.images,
+        labels=dataset.labels,
+        class_names=np.array(dataset.class_names),
+        vendors=dataset.vendors,
+        names=dataset.names,
+    )
+
+
 def load_dataset(path: Path) -> EmojiDataset:
     with np.load(path, allow_pickle=False) as data:
         return EmojiDataset(
@@ -125,13 +137,6 @@ def build_emoji_dataset(out: Path, vendors: tuple[str, ...] = VENDORS, version: 
                 labels.append(label)
                 images.append(image)
                 vendor_of.append(vendor)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        out,
-        images=np.stack(images),
-        labels=np.array(labels, dtype=np.int64),
-        class_names=np.array(CATEGORIES),
-        vendors=np.array(vendor_of),
-        names=np.array(names),
-    )
+    dataset = EmojiDataset(np.stack(images), np.array(labels, dtype=np.int64), CATEGORIES, np.array(vendor_of), np.array(names))
+    save_dataset(dataset, out)
     return load_dataset(out)
