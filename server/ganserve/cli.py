@@ -52,6 +52,18 @@ def compile(
         typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")
 
 
+@app.command()
+def directions(
+    model_dir: Annotated[Path, typer.Argument(help="a model directory: generator.json + generator.safetensors")],
+    samples: Annotated[int, typer.Option(min=1000, help="w sampled for GANSpace and the scales")] = 100_000,
+) -> None:
+    """Compute the model's latent directions (GANSpace, SeFa, class) beside its weights; `compile` does this too."""
+    from ganserve.artifacts import Artifact
+    from ganserve.generator.sampling import compute_directions
+
+    typer.echo(f"wrote {compute_directions(Artifact(model_dir), samples)}")
+
+
 @app.command("import")
 def import_(
     pkl: Annotated[Path, typer.Argument(help="an NVlabs network-snapshot-*.pkl (stylegan2-ada-pytorch or stylegan3)")],

@@ -1,4 +1,5 @@
-"""`ganserve compile`: a model artifact -> Triton model-repository entries for each target.
+"""`ganserve compile`: a model artifact -> Triton model-repository entries for each target, and the
+model's latent directions (ganserve.directions) beside its weights.
 
 The ONNX graphs are exported first (torch); the python and tensorrt targets are built from them.
 """
@@ -19,8 +20,9 @@ PYTHON_MODEL = Path(__file__).parent / "triton" / "python_model.py"
 def compile_model(artifact: Artifact, root: Path, targets: list[Target], options: BatchingOptions) -> list[Path]:
     """Returns the files written. TensorRT engines are built only where TensorRT is installed."""
     from ganserve.generator.export import export_onnx  # torch: compiling only
+    from ganserve.generator.sampling import compute_directions
 
-    written = export_onnx(artifact, root)
+    written = [compute_directions(artifact), *export_onnx(artifact, root)]
     cfg = artifact.config
     for target in targets:
         for part in cfg.graph_parts:

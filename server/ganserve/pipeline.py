@@ -16,9 +16,10 @@ from ganserve.artifacts import Artifact
 from ganserve.batching import MicroBatcher
 from ganserve.cache import Cache, cache_key
 from ganserve.cache.codec import decode_array, encode_array
+from ganserve.directions import Direction, Directions, layer_ranges
 from ganserve.engines import Engine
 from ganserve.errors import InvalidInput, NotFound
-from ganserve.protocol import IDENTITY, Latent, NoiseMode, View
+from ganserve.protocol import IDENTITY, Edit, Latent, NoiseMode, View
 from ganserve.settings import Settings
 from ganserve.store import LatentStore
 
@@ -46,6 +47,7 @@ class ModelPipeline:
         self.config = artifact.config
         self.digest = artifact.digest
         self.w_avg = artifact.load_w_avg()
+        self.directions = Directions.load(artifact)
 
         def batcher(fn: Callable[..., Any], name: str) -> MicroBatcher:
             delay = settings.batch_max_delay_ms / 1000
@@ -154,13 +156,68 @@ class ModelPipeline:
             ws[z_rows] = (await self.w_from_z(z, class_index))[:, None]
         return ws
 
+    # -- edits ---------------------------------------------------------------------------------
+    def layer_indices(self, spec: str | list[int], field: str) -> list[int]:
+        """Mixing's layer names and ranges, plus 'all' -> sorted ws indices."""
+        cfg = self.config
+        if isinstance(spec, list):
+            if not spec or any(not 0 <= i < cfg.num_ws for i in spec):
+                raise InvalidInput(field, f"layer indices must be 0-{cfg.num_ws - 1}")
+            return sorted(set(spec))
+        try:
+            return latents.parse_layers(spec, cfg.num_ws, layer_ranges(cfg))
+        except ValueError as exc:
+            raise InvalidInput(field, str(exc)) from None
+
+    def direction(self, direction_id: str, field: str) -> Direction:
+        found = self.directions.get(direction_id)
+        if found is None:
+            if not len(self.directions):
+                raise InvalidInput(field, f"model {self.config.name} has no directions (run `ganserve directions` on it)")
+            raise InvalidInput(field, f"unknown direction {direction_id!r}; see GET /v1/models/{self.config.name}/directions")
+        return found
+
+    def resolved_edits(self, edits: list[Edit], field: str) -> list[tuple[Direction, float, list[int]]]:
+        """Each edit's direction, strength and ws indices, checked, before any work; `field` names the list."""
+        most = self.settings.max_edits
+        if len(edits) > most:
+            raise InvalidInput(field, f"at most {most} edits per latent (GANSERVE_MAX_EDITS)")
+        resolved = []
+        for i, edit in enumerate(edits):
+            direction = self.direction(edit.direction, f"{field}[{i}].direction")
+            layers = self.layer_indices(direction.layers if edit.layers is None else edit.layers, f"{field}[{i}].layers")
+            resolved.append((direction, edit.strength, layers))
+        return resolved
+
+    def edit_offsets(self, items: list[Latent], field: str) -> np.ndarray | None:
+        """What the edits add to each latent's final ws [N, num_ws, w_dim]; None when there are none.
+        Checks every edit first, so call it before any engine work. `field` names the list."""
+        return self._offsets([(item, f"{field}[{i}]") for i, item in enumerate(items)])
+
+    def edit_offset(self, item: Latent, field: str) -> np.ndarray | None:
+        """edit_offsets of a request's one latent (`field`: parent, latent): [1, num_ws, w_dim] or None."""
+        return self._offsets([(item, field)])
+
+    def _offsets(self, named: list[tuple[Latent, str]]) -> np.ndarray | None:
+        checked = [self.resolved_edits(item.edits, f"{field}.edits") for item, field in named]
+        if not any(checked):
+            return None
+        offsets = np.zeros((len(named), self.config.num_ws, self.config.w_dim), dtype=np.float32)
+        for row, edits in enumerate(checked):
+            for direction, strength, layers in edits:
+                offsets[row, layers] += np.float32(strength * direction.sigma) * direction.vector
+        return offsets
+
     def check_cutoff(self, cutoff: int | None) -> None:
         if cutoff is not None and not 0 <= cutoff <= self.config.num_ws:
             raise InvalidInput("cutoff", f"must be 0-{self.config.num_ws} (how many ws layers to truncate)")
 
-    def truncate(self, ws: np.ndarray, psi: float, cutoff: int | None) -> np.ndarray:
+    def truncate(self, ws: np.ndarray, psi: float, cutoff: int | None, offsets: np.ndarray | None = None) -> np.ndarray:
+        """Truncation, then the edits' offsets (edit_offsets): edits move the truncated w, so a
+        slider's step means the same at every psi."""
         self.check_cutoff(cutoff)
-        return latents.truncate(ws, self.w_avg, psi, cutoff)
+        truncated = latents.truncate(ws, self.w_avg, psi, cutoff)
+        return truncated if offsets is None else (truncated + offsets).astype(np.float32)
 
     # -- ws -> images --------------------------------------------------------------------------
     def check_view(self, view: View) -> None:

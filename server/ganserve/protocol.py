@@ -26,6 +26,9 @@ Psi = Annotated[float, Field(allow_inf_nan=False, ge=-10, le=10, description="tr
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]
 SAVED_ID_PATTERN = r"^[0-9A-Za-z]{1,64}$"
+DIRECTION_ID_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"
+MAX_EDIT_STRENGTH = 100.0  # in σ: far past where images stay meaningful, but bounded
+EDITS_PER_LATENT_CAP = 64  # parsing bound; GANSERVE_MAX_EDITS is the served limit
 MAX_TTL_S = 10 * 365 * 24 * 3600
 
 
@@ -67,8 +70,25 @@ class View(BaseModel):
 IDENTITY = View()
 
 
+LayerSpec = Annotated[
+    str | list[int], Field(description="a group (coarse, middle, fine, or all), ranges like 0-6, or indices; as mixing names them")
+]
+
+
+class Edit(BaseModel):
+    """A move along a direction (GET /v1/models/{model}/directions), in W after truncation:
+    strength x the direction's σ is added to the chosen ws layers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direction: str = Field(pattern=DIRECTION_ID_PATTERN, description="a direction id, e.g. ganspace-3, sefa-coarse-0, class-0-4")
+    strength: float = Field(allow_inf_nan=False, ge=-MAX_EDIT_STRENGTH, le=MAX_EDIT_STRENGTH, description="in units of the direction's σ")
+    layers: LayerSpec | None = Field(None, description="the ws layers it moves; default: the layers the direction was computed for")
+
+
 class Latent(BaseModel):
-    """Exactly one of: a seed, z [z_dim], w [w_dim], ws [num_ws][w_dim], or a saved latent's id."""
+    """Exactly one of: a seed, z [z_dim], w [w_dim], ws [num_ws][w_dim], or a saved latent's id;
+    optionally with edits, applied in order after truncation."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -77,6 +97,7 @@ class Latent(BaseModel):
     w: list[float] | None = Field(None, min_length=1)
     ws: list[list[float]] | None = Field(None, min_length=1)
     id: str | None = Field(None, pattern=SAVED_ID_PATTERN, description="a saved latent (POST /v1/latents)")
+    edits: list[Edit] = Field(default_factory=list, max_length=EDITS_PER_LATENT_CAP, description="at most GANSERVE_MAX_EDITS")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Latent:
@@ -88,6 +109,19 @@ class Latent(BaseModel):
     @property
     def kind(self) -> LatentField:
         return next(name for name in LATENT_FIELDS if getattr(self, name) is not None)
+
+
+class DirectionInfo(BaseModel):
+    """A direction an edit can move along; see docs/api.md#edits for what each method means."""
+
+    id: str
+    method: Literal["ganspace", "sefa", "class"]
+    label: str
+    layers: str = Field(description="the layer range it was computed for: all, coarse, middle or fine")
+    layer_indices: list[int]
+    sigma: float = Field(description="its scale: strength 1 moves w by sigma along the (unit) direction")
+    explained_variance: float | None = Field(None, description="GANSpace: the component's share of the variance of w")
+    eigenvalue: float | None = Field(None, description="SeFa: the eigenvalue of AᵀA for its layers")
 
 
 class ModelInfo(BaseModel):
@@ -179,6 +213,29 @@ class MixRequest(Generation):
     include_ws: bool = Field(False, description="with output=cells: each cell's final ws (to save it: POST /v1/latents)")
 
 
+class ChildrenOutput(StrEnum):
+    grid = "grid"  # one image, the children tiled (the parent first with include_parent)
+    list = "list"  # JSON, every child as a base64 image with its ws
+    latents = "latents"  # JSON, every child's ws; no synthesis
+
+
+class ChildrenRequest(Generation):
+    """Variations of a parent (Artbreeder's children): each child moves the parent's final w by
+    spread x a random draw along the model's GANSpace components, each scaled by its σ."""
+
+    parent: Latent
+    count: int = Field(8, ge=1, description="at most GANSERVE_MAX_IMAGES")
+    spread: float = Field(
+        0.5, ge=0, le=10, allow_inf_nan=False, description="0: copies of the parent; 1: as far as typical w lie from w_avg (GANSpace)"
+    )
+    layers: LayerSpec = "all"
+    seed: Seed = Field(0, description="the same seed gives the same children")
+    output: ChildrenOutput = ChildrenOutput.grid
+    format: ImageFormat = ImageFormat.png
+    columns: int | None = Field(None, ge=1, le=64, description="grid columns (default: square)")
+    include_parent: bool = Field(False, description="the parent first, then the children")
+
+
 class StableImageRequest(Generation):
     """One image from a seed or a saved latent, as the stable image URLs give it: the same request
     always gives the same bytes, under the same ETag."""
@@ -193,7 +250,9 @@ class SaveLatentRequest(BaseModel):
     model: str = Field(description="model name, see GET /v1/models")
     latent: Latent = Field(description="a seed, z, w, ws or saved id; e.g. a ws returned by /interpolations (output=latents)")
     kind: LatentKind | None = Field(
-        None, description="what to store: z (from a seed or z), w or ws; default: z for a seed, else the latent's own"
+        None,
+        description="what to store: z (from a seed or z), w or ws; default: z for a seed, else the latent's own"
+        " (an edited seed or z: w, or ws where its edits moved only some layers)",
     )
     psi: Psi = 1.0
     cutoff: int | None = Field(None, ge=0, description="truncate only ws[:cutoff]")

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     max_frames: int = Field(64, ge=2)  # frames in one interpolation
     max_keyframes: int = Field(16, ge=2)
     max_mix_side: int = Field(8, ge=1)  # rows and columns of a style-mixing grid
+    max_edits: int = Field(16, ge=0)  # edits on one latent
 
     # Encoding.
     png_compress_level: int = Field(6, ge=0, le=9)

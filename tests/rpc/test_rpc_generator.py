@@ -150,6 +150,76 @@ def _seeds(*seeds):
     return [pb.Latent(seed=s) for s in seeds]
 
 
+def edit(direction: str, strength: float, layers: str = "") -> pb.Edit:
+    return pb.Edit(direction=direction, strength=strength, layers=layers)
+
+
+def test_list_directions_matches_http(client, stub):
+    for model in (DEMO, COND_MODEL):
+        listed = stub.ListDirections(pb.ListDirectionsRequest(model=model)).directions
+        expected = client.get(f"/v1/models/{model}/directions").json()["directions"]
+        assert [d.id for d in listed] == [d["id"] for d in expected]
+        for got, want in zip(listed, expected, strict=True):
+            assert (got.method, got.layers, list(got.layer_indices), got.sigma) == (
+                want["method"],
+                want["layers"],
+                want["layer_indices"],
+                want["sigma"],
+            )
+            assert (got.eigenvalue if got.HasField("eigenvalue") else None) == want["eigenvalue"]
+            assert (got.explained_variance if got.HasField("explained_variance") else None) == want["explained_variance"]
+
+
+def test_edits_on_every_call_equal_http(client, stub):
+    edits = [edit("ganspace-1", 2.0), edit("sefa-coarse-0", -1.5, "coarse")]
+    json_edits = [{"direction": "ganspace-1", "strength": 2.0}, {"direction": "sefa-coarse-0", "strength": -1.5, "layers": "coarse"}]
+    response = stub.Generate(
+        pb.GenerateRequest(model=DEMO, latents=[pb.Latent(seed=8, edits=edits)], options=pb.GenerationOptions(psi=0.8))
+    )
+    assert response.images[0].data == http_images(client, {"latents": [{"seed": 8, "edits": json_edits}], "psi": 0.8})[0]
+    assert (
+        response.images[0].data
+        == client.get(f"/v1/models/{DEMO}/seeds/8.png?psi=0.8&edit=ganspace-1:2&edit=sefa-coarse-0:-1.5@coarse").content
+    )
+    keyframes = [pb.Latent(seed=1, edits=edits), pb.Latent(seed=2)]
+    frames = list(stub.Interpolate(pb.InterpolateRequest(model=DEMO, keyframes=keyframes, frames=3)))
+    body = {"keyframes": [{"seed": 1, "edits": json_edits}, {"seed": 2}], "frames": 3, "output": "frames", "format": "png"}
+    http_frames = client.post(f"/v1/models/{DEMO}/interpolations", json=body).json()["frames"]
+    assert [f.image.data for f in frames] == [base64.b64decode(f["data"]) for f in http_frames]
+    mixed = stub.Mix(pb.MixRequest(model=DEMO, rows=[pb.Latent(seed=3, edits=edits)], columns=_seeds(4), grid=True))
+    http_grid = client.post(f"/v1/models/{DEMO}/mixes", json={"rows": [{"seed": 3, "edits": json_edits}], "columns": [{"seed": 4}]})
+    assert mixed.grid.data == http_grid.content
+    saved = stub.SaveLatent(pb.SaveLatentRequest(model=DEMO, latent=pb.Latent(seed=5, edits=edits)))
+    assert saved.kind == pb.LATENT_KIND_WS  # sefa-coarse-0 moved only the coarse layers
+    assert (
+        http_images(client, {"latents": [{"id": saved.id}]})[0] == http_images(client, {"latents": [{"seed": 5, "edits": json_edits}]})[0]
+    )
+
+
+def test_children_equal_http(client, stub):
+    parent = pb.Latent(seed=6, edits=[edit("ganspace-0", 1.0)])
+    json_parent = {"seed": 6, "edits": [{"direction": "ganspace-0", "strength": 1.0}]}
+    request = pb.ChildrenRequest(model=DEMO, parent=parent, count=3, spread=0.7, layers="middle", seed=4, include_parent=True)
+    response = stub.Children(request)
+    body = {"parent": json_parent, "count": 3, "spread": 0.7, "layers": "middle", "seed": 4, "include_parent": True}
+    listed = client.post(f"/v1/models/{DEMO}/children", json={**body, "output": "list"}).json()["images"]
+    assert [image.data for image in response.images] == [base64.b64decode(entry["data"]) for entry in listed]
+    for message, image, entry in zip(response.ws, response.images, listed, strict=True):
+        np.testing.assert_array_equal(np.asarray(message.values, np.float32).reshape(10, 256), np.float32(entry["ws"]))
+        assert list(image.ws.shape) == [10, 256]
+    grid = stub.Children(
+        pb.ChildrenRequest(model=DEMO, parent=parent, count=3, spread=0.7, layers="middle", seed=4, include_parent=True, grid=True)
+    )
+    assert grid.images[0].data == client.post(f"/v1/models/{DEMO}/children", json=body).content
+    only = stub.Children(pb.ChildrenRequest(model=DEMO, parent=parent, count=3, spread=0.7, layers="middle", seed=4, latents_only=True))
+    assert not only.images and [list(t.values) for t in only.ws] == [list(t.values) for t in response.ws[1:]]
+    default = stub.Children(pb.ChildrenRequest(model=DEMO, parent=pb.Latent(seed=6), latents_only=True))
+    expected = client.post(f"/v1/models/{DEMO}/children", json={"parent": {"seed": 6}, "output": "latents"}).json()["ws"]
+    np.testing.assert_array_equal(
+        np.stack([np.asarray(t.values, np.float32) for t in default.ws]).reshape(-1, 10, 256), np.float32(expected)
+    )
+
+
 INVALID, NOT_FOUND = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 BAD_REQUESTS = {
     "unknown model": ("Generate", pb.GenerateRequest(model="nope", latents=_seeds(1)), NOT_FOUND, "model"),
@@ -222,6 +292,43 @@ BAD_REQUESTS = {
     ),
     "save to unknown model": ("SaveLatent", pb.SaveLatentRequest(model="nope", latent=pb.Latent(seed=1)), NOT_FOUND, "model"),
     "negative ttl": ("SaveLatent", pb.SaveLatentRequest(model=DEMO, latent=pb.Latent(seed=1), ttl_s=-1), INVALID, "ttl_s"),
+    "unknown direction": (
+        "Generate",
+        pb.GenerateRequest(model=DEMO, latents=[pb.Latent(seed=1, edits=[pb.Edit(direction="nope", strength=1)])]),
+        INVALID,
+        "latents[0].edits[0].direction",
+    ),
+    "nan strength": (
+        "Generate",
+        pb.GenerateRequest(model=DEMO, latents=[pb.Latent(seed=1, edits=[pb.Edit(direction="ganspace-0", strength=math.nan)])]),
+        INVALID,
+        "latents[0].edits[0].strength",
+    ),
+    "huge strength": (
+        "Mix",
+        pb.MixRequest(model=DEMO, rows=_seeds(1), columns=[pb.Latent(seed=2, edits=[pb.Edit(direction="ganspace-0", strength=1e6)])]),
+        INVALID,
+        "columns[0].edits[0].strength",
+    ),
+    "edit layers": (
+        "Interpolate",
+        pb.InterpolateRequest(
+            model=DEMO, keyframes=[pb.Latent(seed=1, edits=[pb.Edit(direction="ganspace-0", strength=1, layers="0-99")]), pb.Latent(seed=2)]
+        ),
+        INVALID,
+        "keyframes[0].edits[0].layers",
+    ),
+    "too many edits": (
+        "Generate",
+        pb.GenerateRequest(model=DEMO, latents=[pb.Latent(seed=1, edits=[pb.Edit(direction="ganspace-0", strength=1)] * 17)]),
+        INVALID,
+        "latents[0].edits",
+    ),
+    "directions of unknown model": ("ListDirections", pb.ListDirectionsRequest(model="nope"), NOT_FOUND, "model"),
+    "children without parent": ("Children", pb.ChildrenRequest(model=DEMO), INVALID, "parent"),
+    "too many children": ("Children", pb.ChildrenRequest(model=DEMO, parent=pb.Latent(seed=1), count=9), INVALID, "count"),
+    "children spread": ("Children", pb.ChildrenRequest(model=DEMO, parent=pb.Latent(seed=1), spread=math.inf), INVALID, "spread"),
+    "children layers": ("Children", pb.ChildrenRequest(model=DEMO, parent=pb.Latent(seed=1), layers="fins"), INVALID, "layers"),
     "get unknown": ("GetLatent", pb.GetLatentRequest(id="zzzzzz"), NOT_FOUND, "id"),
     "delete unknown": ("DeleteLatent", pb.DeleteLatentRequest(id="zzzzzz"), NOT_FOUND, "id"),
     "page too large": ("ListLatents", pb.ListLatentsRequest(limit=100_000), INVALID, "limit"),

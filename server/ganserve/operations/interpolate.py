@@ -52,8 +52,11 @@ def check(body: InterpolationRequest, settings: Settings) -> ImageFormat | Anima
 
 
 async def interpolated_ws(body: InterpolationRequest, pipeline: ModelPipeline) -> np.ndarray:
-    """Every frame's final ws [frames, num_ws, w_dim], truncated."""
+    """Every frame's final ws [frames, num_ws, w_dim], truncated, then edited: each frame's edit
+    offset is the lerp of its keyframes' offsets, so an edited keyframe is reached exactly."""
     class_index = pipeline.class_index(body.class_)
+    key_offsets = pipeline.edit_offsets(body.keyframes, "keyframes")
+    offsets = None if key_offsets is None else latents.walk(key_offsets, body.frames, body.loop, spherical=False)
     if body.space == InterpolationSpace.z:
         keys = np.stack([await pipeline.z_of(key, f"keyframes[{i}]") for i, key in enumerate(body.keyframes)])
         z = latents.walk(keys, body.frames, body.loop, spherical=True)
@@ -61,7 +64,7 @@ async def interpolated_ws(body: InterpolationRequest, pipeline: ModelPipeline) -
     else:
         keys = await pipeline.to_ws(body.keyframes, class_index, "keyframes")
         ws = latents.walk(keys, body.frames, body.loop, spherical=False)
-    return pipeline.truncate(ws, body.psi, body.cutoff)
+    return pipeline.truncate(ws, body.psi, body.cutoff, offsets)
 
 
 async def _synthesize(state: AppState, pipeline: ModelPipeline, body: InterpolationRequest, ws: np.ndarray) -> np.ndarray:

@@ -46,8 +46,10 @@ def check(body: MixRequest, settings: Settings) -> None:
             raise InvalidInput("column", f"output=cell needs a column index 0-{len(body.columns) - 1}")
 
 
-async def _synthesize(state: AppState, pipeline: ModelPipeline, body: MixRequest, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    final_ws = pipeline.truncate(ws, body.psi, body.cutoff)
+async def _synthesize(
+    state: AppState, pipeline: ModelPipeline, body: MixRequest, ws: np.ndarray, offsets: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    final_ws = pipeline.truncate(ws, body.psi, body.cutoff, offsets)
     images = await pipeline.synthesize(final_ws, body.noise, body.noise_seed, view=body.view)
     state.metrics.images.labels(pipeline.config.name).inc(len(images))
     return images, final_ws
@@ -59,17 +61,31 @@ async def mix(state: AppState, pipeline: ModelPipeline, body: MixRequest) -> Mix
     check(body, state.settings)
     layers = resolve_layers(body, pipeline)
     class_index = pipeline.class_index(body.class_)
+    row_offsets, column_offsets = pipeline.edit_offsets(body.rows, "rows"), pipeline.edit_offsets(body.columns, "columns")
     row_ws = await pipeline.to_ws(body.rows, class_index, "rows")
     column_ws = await pipeline.to_ws(body.columns, class_index, "columns")
-    cells_ws = latents.mix(row_ws, column_ws, layers).reshape(len(row_ws) * len(column_ws), *row_ws.shape[1:])
+    cells_ws = _cells(row_ws, column_ws, layers)
+    # A cell's edits are mixed as its latents are: the row's on the row's layers, the column's on the chosen ones.
+    edited = row_offsets is not None or column_offsets is not None
+    row_offsets = np.zeros_like(row_ws) if row_offsets is None else row_offsets
+    column_offsets = np.zeros_like(column_ws) if column_offsets is None else column_offsets
+    cells_offsets = _cells(row_offsets, column_offsets, layers) if edited else None
     if body.output == MixOutput.grid:
-        images, _ = await _synthesize(state, pipeline, body, np.concatenate([column_ws, row_ws, cells_ws]))
+        offsets = np.concatenate([column_offsets, row_offsets, cells_offsets]) if cells_offsets is not None else None
+        images, _ = await _synthesize(state, pipeline, body, np.concatenate([column_ws, row_ws, cells_ws]), offsets)
         canvas = await state.run_blocking(draw_grid, images, len(body.rows), len(body.columns))
         return Mix(layers, canvas[None], None)
     if body.output == MixOutput.cell and body.row is not None and body.column is not None:
-        cells_ws = cells_ws[body.row * len(body.columns) + body.column][None]
-    images, final_ws = await _synthesize(state, pipeline, body, cells_ws)
+        chosen = body.row * len(body.columns) + body.column
+        cells_ws = cells_ws[chosen][None]
+        cells_offsets = None if cells_offsets is None else cells_offsets[chosen][None]
+    images, final_ws = await _synthesize(state, pipeline, body, cells_ws, cells_offsets)
     return Mix(layers, images, final_ws)
+
+
+def _cells(row_ws: np.ndarray, column_ws: np.ndarray, layers: list[int]) -> np.ndarray:
+    """Every (row, column) cell, row-major: [R * C, num_ws, w_dim]."""
+    return latents.mix(row_ws, column_ws, layers).reshape(len(row_ws) * len(column_ws), *row_ws.shape[1:])
 
 
 def draw_grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -36,6 +36,7 @@ def _field_renamed(old: str, new: str) -> Iterator[None]:
 
 async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.ndarray, dict[str, Any], LatentKind]:
     """The float32 values to store, how they were made, and their kind."""
+    offsets = pipeline.edit_offset(body.latent, "latent")  # checked before anything is read
     latent = await pipeline.resolve_saved(body.latent, "latent")  # {"id": ...}: a copy, e.g. a saved z as w
     if body.latent.id is not None:
         source: dict[str, Any] = {"saved": body.latent.id}
@@ -44,7 +45,13 @@ async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.
     else:
         source = {"explicit": latent.kind}
     kind = body.kind or DEFAULT_KIND[latent.kind]
+    # An edited seed or z is no longer a z: by default it is kept as w, or as ws when its edits moved only some layers.
+    edited_default = offsets is not None and body.kind is None and latent.kind in ("seed", "z")
+    if edited_default:
+        kind = "ws"
     if kind == "z":
+        if offsets is not None:
+            raise InvalidInput("latent.edits", "edits move w: save an edited latent as kind w or ws")
         if latent.kind not in ("seed", "z"):
             raise InvalidInput("kind", f"kind z needs a seed or z latent; save a {latent.kind} latent as kind w or ws")
         for field, given in (("psi", body.psi != 1), ("cutoff", body.cutoff is not None), ("class", body.class_ is not None)):
@@ -54,12 +61,16 @@ async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.
 
     class_index = pipeline.class_index(body.class_)
     with _field_renamed("latent[0]", "latent"):
-        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index, "latent"), body.psi, body.cutoff)[0]
+        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index, "latent"), body.psi, body.cutoff, offsets)[0]
     source["psi"] = body.psi
+    if body.latent.edits:
+        source["edits"] = [edit.model_dump(exclude_none=True) for edit in body.latent.edits]
     if body.cutoff is not None:
         source["cutoff"] = body.cutoff
     if class_index is not None:
         source["class"] = class_index
+    if edited_default and np.array_equal(ws, np.broadcast_to(ws[0], ws.shape)):
+        kind = "w"
     if kind == "w":
         if not np.array_equal(ws, np.broadcast_to(ws[0], ws.shape)):
             raise InvalidInput("kind", "these ws differ between layers (a ws latent, or a cutoff): save them as kind ws")

@@ -30,12 +30,22 @@ def _never(tag: str) -> bool:
     return False
 
 
+def _edits_key(pipeline: ModelPipeline, body: StableImageRequest) -> str:
+    """The edits as they act (direction, strength, ws indices) and the stored directions' digest;
+    empty without edits, so that a URL without edits keeps the tag it had before edits existed."""
+    edits = pipeline.resolved_edits(body.latent.edits, "edit")  # the query parameter's name
+    if not edits:
+        return ""
+    parts = [f"{direction.id}:{strength!r}@{','.join(map(str, layers))}" for direction, strength, layers in edits]
+    return f"|edits={';'.join(parts)}|{pipeline.directions.digest}"
+
+
 def _tag(state: AppState, pipeline: ModelPipeline, body: StableImageRequest, class_index: int | None) -> str:
     source = f"seed={body.latent.seed}" if body.latent.seed is not None else f"id={body.latent.id}"
     noise_key = f"{body.noise}:{body.noise_seed}" if body.noise == NoiseMode.random else str(body.noise)
     view = body.view
     view_key = "" if view.is_identity else f"|{view.translate[0]!r},{view.translate[1]!r}|{view.rotate!r}"
-    params = f"{source}|{body.psi!r}|{body.cutoff}|{noise_key}|{class_index}|{body.format}{view_key}"
+    params = f"{source}|{body.psi!r}|{body.cutoff}|{noise_key}|{class_index}|{body.format}{view_key}{_edits_key(pipeline, body)}"
     key = f"{pipeline.digest}|{pipeline.engine.name}|{encoder_signature(state.settings)}|{params}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -56,7 +66,8 @@ async def stable_image(
     image_key = cache_key(pipeline.config.name, pipeline.digest, "img", tag)
     (data,) = await state.image_cache.get_many([image_key])
     if data is None:
-        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index), body.psi, body.cutoff)
+        offsets = pipeline.edit_offset(body.latent, "latent")
+        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index), body.psi, body.cutoff, offsets)
         image = (await pipeline.synthesize(ws, body.noise, body.noise_seed, view=body.view))[0]
         state.metrics.images.labels(pipeline.config.name).inc()
         data = await state.run_blocking(encode_image, image, body.format, state.settings)

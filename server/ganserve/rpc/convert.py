@@ -15,7 +15,7 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from ganserve.errors import InvalidInput
-from ganserve.protocol import ImageFormat, LatentKind, ModelInfo, NoiseMode, SavedLatentEntry
+from ganserve.protocol import DirectionInfo, ImageFormat, LatentKind, ModelInfo, NoiseMode, SavedLatentEntry
 from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve.store import SavedLatent
 
@@ -81,16 +81,22 @@ def _matrix(message: pb.FloatTensor, field: str) -> list[list[float]]:
     return matrix
 
 
+def edit(message: pb.Edit) -> dict[str, Any]:
+    """An Edit message as the JSON edit; empty layers: the direction's own."""
+    return {"direction": message.direction, "strength": message.strength, "layers": message.layers or None}
+
+
 def latent(message: pb.Latent, field: str) -> dict[str, Any]:
-    """A Latent message as the JSON latent: {"seed": 3}, {"z": [...]}, ..."""
+    """A Latent message as the JSON latent: {"seed": 3}, {"z": [...], "edits": [...]}, ..."""
     kind = message.WhichOneof("value")
     if kind is None:
         raise InvalidInput(field, "give exactly one of seed, z, w, ws or id")
+    edits = {"edits": [edit(e) for e in message.edits]} if message.edits else {}
     if kind in ("seed", "id"):
-        return {kind: getattr(message, kind)}
+        return {kind: getattr(message, kind), **edits}
     if kind == "ws":
-        return {"ws": _matrix(message.ws, f"{field}.ws")}
-    return {kind: _vector(getattr(message, kind), f"{field}.{kind}")}
+        return {"ws": _matrix(message.ws, f"{field}.ws"), **edits}
+    return {kind: _vector(getattr(message, kind), f"{field}.{kind}"), **edits}
 
 
 def latents(messages: Iterable[pb.Latent], field: str) -> list[dict[str, Any]]:
@@ -154,3 +160,7 @@ def model_info(info: ModelInfo) -> pb.ModelInfo:
         message.layer_groups[name].indices.extend(indices)
     message.source.update(info.source)
     return message
+
+
+def direction(info: DirectionInfo) -> pb.Direction:
+    return json_format.ParseDict(info.model_dump(exclude_none=True), pb.Direction())

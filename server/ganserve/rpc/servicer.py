@@ -11,10 +11,11 @@ import grpc
 import numpy as np
 
 from ganserve.encode import encode_image, tile
-from ganserve.operations import interpolate, mix, saved_latents
+from ganserve.operations import children, interpolate, mix, saved_latents
+from ganserve.operations.directions import list_directions
 from ganserve.operations.generate import generate
 from ganserve.operations.models import list_models
-from ganserve.protocol import BatchRequest, InterpolationRequest, InterpolationSpace, MixRequest, SaveLatentRequest
+from ganserve.protocol import BatchRequest, ChildrenRequest, InterpolationRequest, InterpolationSpace, MixRequest, SaveLatentRequest
 from ganserve.rpc import convert
 from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2_grpc
@@ -26,6 +27,8 @@ SPACES: dict[pb.InterpolationSpace, InterpolationSpace] = {
 }
 SPACES[pb.INTERPOLATION_SPACE_Z] = InterpolationSpace.z
 DEFAULT_FRAMES = 16
+DEFAULT_CHILDREN = 8
+DEFAULT_SPREAD = 0.5
 
 
 class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
@@ -113,6 +116,41 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
         columns = len(body.columns)
         for i, message in enumerate(images):
             response.cells.add(row=i // columns, column=i % columns, image=message)
+        return response
+
+    async def ListDirections(self, request: pb.ListDirectionsRequest, context: grpc.aio.ServicerContext) -> pb.ListDirectionsResponse:
+        pipeline = self.state.pipeline(request.model)
+        found = [convert.direction(info) for info in list_directions(pipeline)]
+        return pb.ListDirectionsResponse(model=pipeline.config.name, directions=found)
+
+    async def Children(self, request: pb.ChildrenRequest, context: grpc.aio.ServicerContext) -> pb.ChildrenResponse:
+        pipeline = self.state.pipeline(request.model)
+        fmt = convert.image_format(request.format)
+        columns = request.grid_columns or None
+        output = "latents" if request.latents_only else "grid" if request.grid else "list"
+        body = ChildrenRequest.model_validate(
+            {
+                "parent": convert.latent(request.parent, "parent") if request.HasField("parent") else None,
+                "count": request.count or DEFAULT_CHILDREN,
+                "spread": request.spread if request.HasField("spread") else DEFAULT_SPREAD,
+                "layers": request.layers or "all",
+                "seed": request.seed,
+                "output": output,
+                "format": convert.encoded_format(fmt),
+                "columns": columns,
+                "include_parent": request.include_parent,
+                **convert.generation(request.options),
+            }
+        )
+        bred = await children.children(self.state, pipeline, body)
+        response = pb.ChildrenResponse(model=pipeline.config.name, ws=[convert.tensor(ws) for ws in bred.ws])
+        if bred.images is None:
+            return response
+        if request.grid:
+            grid = await self.state.run_blocking(tile, bred.images, columns)
+            response.images.extend(await self._images(grid[None], fmt))
+        else:
+            response.images.extend(await self._images(bred.images, fmt, bred.ws))
         return response
 
     async def SaveLatent(self, request: pb.SaveLatentRequest, context: grpc.aio.ServicerContext) -> pb.SavedLatent:

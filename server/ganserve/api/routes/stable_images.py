@@ -3,6 +3,8 @@
     GET /v1/models/{model}/seeds/{seed}.{png|jpg|webp}
     GET /v1/models/{model}/latents/{id}.{png|jpg|webp}     (a saved latent, POST /v1/latents)
 
+with edits as query parameters: ?edit=ganspace-3:2.5@coarse (repeatable), part of the ETag.
+
 The same URL always gives the same bytes, under an ETag (ganserve.operations.stable_image); a
 matching If-None-Match is answered 304 before any work. Here: the URL and its query, and the
 HTTP caching headers.
@@ -24,7 +26,7 @@ from ganserve.errors import InvalidInput, NotFound
 from ganserve.latents import SEED_MAX
 from ganserve.operations.stable_image import stable_image
 from ganserve.pipeline import ModelPipeline
-from ganserve.protocol import ImageFormat, Latent, NoiseMode, StableImageRequest, View
+from ganserve.protocol import EDITS_PER_LATENT_CAP, Edit, ImageFormat, Latent, NoiseMode, StableImageRequest, View
 from ganserve.state import AppState
 
 router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
@@ -63,6 +65,26 @@ def parse_view(translate: str | None, rotate: float) -> View:
         raise InvalidInput("translate", f"X and Y must be finite numbers within ±10000, got {translate!r}") from None
 
 
+EDIT_PARAMETER = re.compile(r"^(?P<direction>[^:@]+):(?P<strength>[^:@]+)(?:@(?P<layers>.+))?$")
+
+
+def parse_edit(text: str, index: int) -> Edit:
+    """'ganspace-3:2.5' or 'sefa-coarse-0:-1@coarse' (layers as mixing names them: a group, 0-3, 0,2)."""
+    field = f"edit[{index}]"
+    match = EDIT_PARAMETER.match(text)
+    if not match:
+        raise InvalidInput(field, f"expected DIRECTION:STRENGTH or DIRECTION:STRENGTH@LAYERS, got {text!r}")
+    try:
+        strength = float(match["strength"])
+    except ValueError:
+        raise InvalidInput(f"{field}.strength", f"not a number: {match['strength']!r}") from None
+    try:
+        return Edit(direction=match["direction"], strength=strength, layers=match["layers"])
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidInput(f"{field}.{error['loc'][0]}", error["msg"]) from None
+
+
 @dataclass
 class ImageOptions:
     """The query parameters of a stable image URL."""
@@ -74,9 +96,21 @@ class ImageOptions:
     class_: Annotated[str | None, Query(alias="class", description="class index or name")] = None
     translate: Annotated[str | None, Query(description="StyleGAN3: move the view, X,Y (gen_images.py --translate)")] = None
     rotate: Annotated[float, Query(allow_inf_nan=False, ge=-1e4, le=1e4, description="StyleGAN3: rotate the view, degrees")] = 0.0
+    edit: Annotated[
+        list[str] | None,
+        Query(
+            description="repeatable, applied in order: DIRECTION:STRENGTH[@LAYERS], e.g. ganspace-3:2.5@coarse"
+            " (GET /v1/models/{model}/directions; strength in σ)",
+            max_length=200,
+        ),
+    ] = None
 
     def request(self, latent: Latent, fmt: ImageFormat) -> StableImageRequest:
         view = parse_view(self.translate, self.rotate)
+        if self.edit:
+            if len(self.edit) > EDITS_PER_LATENT_CAP:
+                raise InvalidInput("edit", f"at most {EDITS_PER_LATENT_CAP} edits")
+            latent = latent.model_copy(update={"edits": [parse_edit(text, i) for i, text in enumerate(self.edit)]})
         options = {"psi": self.psi, "cutoff": self.cutoff, "noise": self.noise, "noise_seed": self.noise_seed, "class": self.class_}
         return StableImageRequest(latent=latent, format=fmt, translate=view.translate, rotate=view.rotate, **options)
 

@@ -61,18 +61,30 @@ class FloatTensor(_message.Message):
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Latent(_message.Message):
-    __slots__ = ("seed", "z", "w", "ws", "id")
+    __slots__ = ("seed", "z", "w", "ws", "id", "edits")
     SEED_FIELD_NUMBER: _ClassVar[int]
     Z_FIELD_NUMBER: _ClassVar[int]
     W_FIELD_NUMBER: _ClassVar[int]
     WS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    EDITS_FIELD_NUMBER: _ClassVar[int]
     seed: int
     z: FloatTensor
     w: FloatTensor
     ws: FloatTensor
     id: str
-    def __init__(self, seed: _Optional[int] = ..., z: _Optional[_Union[FloatTensor, _Mapping]] = ..., w: _Optional[_Union[FloatTensor, _Mapping]] = ..., ws: _Optional[_Union[FloatTensor, _Mapping]] = ..., id: _Optional[str] = ...) -> None: ...
+    edits: _containers.RepeatedCompositeFieldContainer[Edit]
+    def __init__(self, seed: _Optional[int] = ..., z: _Optional[_Union[FloatTensor, _Mapping]] = ..., w: _Optional[_Union[FloatTensor, _Mapping]] = ..., ws: _Optional[_Union[FloatTensor, _Mapping]] = ..., id: _Optional[str] = ..., edits: _Optional[_Iterable[_Union[Edit, _Mapping]]] = ...) -> None: ...
+
+class Edit(_message.Message):
+    __slots__ = ("direction", "strength", "layers")
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    direction: str
+    strength: float
+    layers: str
+    def __init__(self, direction: _Optional[str] = ..., strength: _Optional[float] = ..., layers: _Optional[str] = ...) -> None: ...
 
 class GenerationOptions(_message.Message):
     __slots__ = ("psi", "cutoff", "class_index", "class_name", "noise", "noise_seed", "translate", "rotate")
@@ -272,6 +284,78 @@ class MixResponse(_message.Message):
     cells: _containers.RepeatedCompositeFieldContainer[MixCell]
     grid: Image
     def __init__(self, model: _Optional[str] = ..., layers: _Optional[_Iterable[int]] = ..., cells: _Optional[_Iterable[_Union[MixCell, _Mapping]]] = ..., grid: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
+
+class ListDirectionsRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
+
+class Direction(_message.Message):
+    __slots__ = ("id", "method", "label", "layers", "layer_indices", "sigma", "explained_variance", "eigenvalue")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    LAYER_INDICES_FIELD_NUMBER: _ClassVar[int]
+    SIGMA_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_VARIANCE_FIELD_NUMBER: _ClassVar[int]
+    EIGENVALUE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    method: str
+    label: str
+    layers: str
+    layer_indices: _containers.RepeatedScalarFieldContainer[int]
+    sigma: float
+    explained_variance: float
+    eigenvalue: float
+    def __init__(self, id: _Optional[str] = ..., method: _Optional[str] = ..., label: _Optional[str] = ..., layers: _Optional[str] = ..., layer_indices: _Optional[_Iterable[int]] = ..., sigma: _Optional[float] = ..., explained_variance: _Optional[float] = ..., eigenvalue: _Optional[float] = ...) -> None: ...
+
+class ListDirectionsResponse(_message.Message):
+    __slots__ = ("model", "directions")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    directions: _containers.RepeatedCompositeFieldContainer[Direction]
+    def __init__(self, model: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[Direction, _Mapping]]] = ...) -> None: ...
+
+class ChildrenRequest(_message.Message):
+    __slots__ = ("model", "parent", "count", "spread", "layers", "seed", "options", "format", "include_parent", "latents_only", "grid", "grid_columns")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PARENT_FIELD_NUMBER: _ClassVar[int]
+    LATENTS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    GRID_FIELD_NUMBER: _ClassVar[int]
+    GRID_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    parent: Latent
+    count: int
+    spread: float
+    layers: str
+    seed: int
+    options: GenerationOptions
+    format: ImageFormat
+    include_parent: bool
+    latents_only: bool
+    grid: bool
+    grid_columns: int
+    def __init__(self, model: _Optional[str] = ..., parent: _Optional[_Union[Latent, _Mapping]] = ..., count: _Optional[int] = ..., spread: _Optional[float] = ..., layers: _Optional[str] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., include_parent: _Optional[bool] = ..., latents_only: _Optional[bool] = ..., grid: _Optional[bool] = ..., grid_columns: _Optional[int] = ...) -> None: ...
+
+class ChildrenResponse(_message.Message):
+    __slots__ = ("model", "images", "ws")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    WS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    images: _containers.RepeatedCompositeFieldContainer[Image]
+    ws: _containers.RepeatedCompositeFieldContainer[FloatTensor]
+    def __init__(self, model: _Optional[str] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., ws: _Optional[_Iterable[_Union[FloatTensor, _Mapping]]] = ...) -> None: ...
 
 class SaveLatentRequest(_message.Message):
     __slots__ = ("model", "latent", "kind", "psi", "cutoff", "class_index", "class_name", "name", "ttl_s")

@@ -54,6 +54,16 @@ class GeneratorStub:
                 request_serializer=ganserve_dot_v1_dot_ganserve__pb2.MixRequest.SerializeToString,
                 response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.MixResponse.FromString,
                 _registered_method=True)
+        self.ListDirections = channel.unary_unary(
+                '/ganserve.v1.Generator/ListDirections',
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListDirectionsRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListDirectionsResponse.FromString,
+                _registered_method=True)
+        self.Children = channel.unary_unary(
+                '/ganserve.v1.Generator/Children',
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.ChildrenRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ChildrenResponse.FromString,
+                _registered_method=True)
         self.SaveLatent = channel.unary_unary(
                 '/ganserve.v1.Generator/SaveLatent',
                 request_serializer=ganserve_dot_v1_dot_ganserve__pb2.SaveLatentRequest.SerializeToString,
@@ -108,6 +118,20 @@ class GeneratorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDirections(self, request, context):
+        """The directions a latent's edits can move along (GANSpace, SeFa, class directions).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Children(self, request, context):
+        """Children: random variations of a parent latent; the same request gives the same children.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SaveLatent(self, request, context):
         """Saved latents: a z, w or ws kept under a short id until deleted (or its ttl_s).
         """
@@ -155,6 +179,16 @@ def add_GeneratorServicer_to_server(servicer, server):
                     servicer.Mix,
                     request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.MixRequest.FromString,
                     response_serializer=ganserve_dot_v1_dot_ganserve__pb2.MixResponse.SerializeToString,
+            ),
+            'ListDirections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDirections,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListDirectionsRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListDirectionsResponse.SerializeToString,
+            ),
+            'Children': grpc.unary_unary_rpc_method_handler(
+                    servicer.Children,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ChildrenRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ChildrenResponse.SerializeToString,
             ),
             'SaveLatent': grpc.unary_unary_rpc_method_handler(
                     servicer.SaveLatent,
@@ -285,6 +319,60 @@ class Generator:
             '/ganserve.v1.Generator/Mix',
             ganserve_dot_v1_dot_ganserve__pb2.MixRequest.SerializeToString,
             ganserve_dot_v1_dot_ganserve__pb2.MixResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDirections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ganserve.v1.Generator/ListDirections',
+            ganserve_dot_v1_dot_ganserve__pb2.ListDirectionsRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ListDirectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Children(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ganserve.v1.Generator/Children',
+            ganserve_dot_v1_dot_ganserve__pb2.ChildrenRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ChildrenResponse.FromString,
             options,
             channel_credentials,
             insecure,
