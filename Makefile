@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc bench-training compile import proto triton-env triton clean
+.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc bench-slider bench-training compile import proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -80,6 +80,10 @@ bench-cache: $(BIN)/.serve-deps system-deps
 # gRPC: load the same server over gRPC (raw tensors and PNG) and HTTP (PNG), p50/p99 at concurrency 1 and 32.
 bench-grpc: $(BIN)/.serve-deps
 	$(BENCH) grpc $(BENCH_ARGS)
+
+# The slider path: an edited seed image over HTTP vs the same image unedited (c=1 and 8), and the edit in-process.
+bench-slider: $(BIN)/.serve-deps
+	$(BENCH) slider $(BENCH_ARGS)
 
 # The training step's images/s at the demo model's budget sizes (uses var/data/emoji.npz where it exists).
 bench-training: $(BIN)/.test-deps

@@ -288,3 +288,19 @@ def test_run_training_benchmark_writes_results(tmp_path):
     (run,) = result["runs"]
     assert run["resolution"] == 16 and run["data"] == "random" and run["images_per_s"] > 0
     assert run["ratio_to_nvlabs_table"] is None  # no NVlabs figure at this size
+
+
+def test_run_slider_benchmark_writes_results(tmp_path):
+    from ganserve_bench.slider import run_slider_benchmark, strengths
+
+    assert strengths(3) == [-3.0, 0.0, 3.0]
+    path = run_slider_benchmark("demo64", tmp_path, 8, [1, 2], log=lambda _: None)
+    result = json.loads(path.read_text())
+    assert result["schema"] == "ganserve-bench-slider/1" and result["model"]["resolution"] == 64
+    assert [run["concurrency"] for run in result["http"]] == [1, 2]
+    for run in result["http"]:
+        assert run["requests_per_arm"] == 8 and run["errors"] == {"plain": 0, "edited": 0}
+        assert run["plain_latency_ms"]["p50"] > 0 and run["edited_latency_ms"]["p99"] > 0
+    assert set(result["edit_in_process"]) == {"1_edits", "16_edits"}
+    assert result["edit_adds_under_1_ms"] == all(e["added_p50_ms"] < 1 for e in result["edit_in_process"].values())
+    assert result["machine"]["cpu_model"]

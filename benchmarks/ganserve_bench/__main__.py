@@ -83,6 +83,19 @@ def cache(
 
 
 @app.command()
+def slider(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    requests: Annotated[int, typer.Option(help="requests per arm (plain, edited) and level")] = 200,
+    concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,8",
+    out: Out = RESULTS,
+) -> None:
+    """The slider path: an edited seed image over HTTP (a new strength each request) vs the same image unedited, and the edit in-process."""
+    from ganserve_bench.slider import run_slider_benchmark
+
+    typer.echo(f"wrote {run_slider_benchmark(model, out, requests, _levels(concurrency))}")
+
+
+@app.command()
 def training(
     data: Annotated[Path | None, typer.Option(help="the emoji dataset (`ganserve dataset emoji`); random images without it")] = Path(
         "var/data/emoji.npz"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import COND_MODEL
-from ganserve_client import AsyncClient, Client, ImageFormat, InvalidInput, Latent, LatentKind, NotFound, Unavailable
+from ganserve_client import AsyncClient, Client, Edit, ImageFormat, InvalidInput, Latent, LatentKind, NotFound, Unavailable
 
 DEMO = "demo64"
 
@@ -101,6 +101,19 @@ def test_saved_latents_round_trip(url):
         (lambda c: c.generate(COND_MODEL, [1], class_="horse"), "class"),
         (lambda c: list(c.interpolate(DEMO, [1, 2], frames=99)), "frames"),
         (lambda c: c.mix(DEMO, [1], [2], layers="teeth"), "layers"),
+        (lambda c: c.generate(DEMO, [Latent.seed(1).edited("nope-0", 1.0)]), "latents[0].edits[0].direction"),
+        (lambda c: c.generate(DEMO, [1, Latent.seed(1).edited("ganspace-0", 1.0, "teeth")]), "latents[1].edits[0].layers"),
+        (lambda c: c.generate(DEMO, [Latent.seed(1).edited("ganspace-0", 1.0).edited("ganspace-1", 1e3)]), "latents[0].edits[1].strength"),
+        (lambda c: c.generate(DEMO, [Latent.seed(1).edited("ganspace-0", float("nan"))]), "latents[0].edits[0].strength"),
+        (lambda c: c.generate(DEMO, [Latent("seed", 1, (Edit("ganspace-0", 0.1),) * 17)]), "latents[0].edits"),
+        (lambda c: list(c.interpolate(DEMO, [1, Latent.seed(2).edited("nope-0", 1.0)], frames=2)), "keyframes[1].edits[0].direction"),
+        (lambda c: c.mix(DEMO, [1], [Latent.seed(2).edited("nope-0", 1.0)]), "columns[0].edits[0].direction"),
+        (lambda c: c.save_latent(DEMO, Latent.seed(2).edited("nope-0", 1.0)), "latent.edits[0].direction"),
+        (lambda c: c.children(DEMO, Latent.seed(1).edited("ganspace-0", 1.0, [0, 99])), "parent.edits[0].layers"),
+        (lambda c: c.children(DEMO, 1, count=8, include_parent=True), "count"),
+        (lambda c: c.children(DEMO, 1, count=0), "count"),
+        (lambda c: c.children(DEMO, 1, spread=float("inf")), "spread"),
+        (lambda c: c.children(DEMO, 1, layers="teeth"), "layers"),
     ],
 )
 def test_invalid_input_names_the_field(url, call, field):
@@ -110,9 +123,11 @@ def test_invalid_input_names_the_field(url, call, field):
 
 
 def test_unknown_model(url):
-    with Client(url) as client, pytest.raises(NotFound) as raised:
-        client.generate("nope", [1])
-    assert raised.value.field == "model"
+    with Client(url) as client:
+        for call in (lambda: client.generate("nope", [1]), lambda: client.directions("nope"), lambda: client.children("nope", 1)):
+            with pytest.raises(NotFound) as raised:
+                call()
+            assert raised.value.field == "model"
 
 
 def test_unreachable_server_is_unavailable():
@@ -180,3 +195,98 @@ def test_stylegan3_view_the_same_over_both_transports(urls):
     with Client(urls["grpc"]) as client, pytest.raises(InvalidInput) as raised:
         client.generate(DEMO, [6], rotate=25)
     assert raised.value.field == "rotate"
+
+
+def test_directions_the_same_over_both_transports(urls):
+    listings = {}
+    for name, url in urls.items():
+        with Client(url) as client:
+            listings[name] = (client.directions(DEMO), client.directions(COND_MODEL))
+    assert listings["http"] == listings["grpc"]  # ids, methods, layers, sigmas, scores: all of it
+    demo, cond = listings["grpc"]
+    by_id = {d.id: d for d in demo}
+    first = by_id["ganspace-0"]
+    assert (first.method, first.layers, first.layer_indices) == ("ganspace", "all", list(range(10)))
+    assert first.sigma > 0 and 0 < first.explained_variance <= 1 and first.eigenvalue is None
+    sefa = [d for d in demo if d.method == "sefa"]
+    assert sefa and all(d.eigenvalue is not None and d.explained_variance is None for d in sefa)
+    assert not any(d.method == "class" for d in demo) and any(d.method == "class" for d in cond)
+
+
+def test_edits_and_children_the_same_over_both_transports(urls):
+    edited = Latent.seed(7).edited("ganspace-0", 3.0).edited("ganspace-1", -2.0, "coarse")
+    results = {}
+    for name, url in urls.items():
+        with Client(url) as client:
+            images = client.generate(DEMO, [edited, Latent.seed(7).edited("ganspace-0", 0.0), 7], psi=0.8, include_ws=True)
+            family = client.children(DEMO, edited, count=3, spread=0.7, layers=[0, 1, 2, 3], seed=5, include_parent=True, psi=0.8)
+            grid = client.children(DEMO, 7, count=4, grid=True, columns=2, format="webp")
+            results[name] = images, family, grid
+    for images, family, grid in results.values():
+        assert images[1].data == images[2].data and images[0].data != images[2].data  # strength 0 is no edit
+        moved = images[0].ws - images[2].ws
+        assert np.abs(moved).max() > 0 and np.abs(moved[4:] - moved[4]).max() < 1e-5  # ganspace-1 moved only coarse
+        assert len(family.images) == len(family.ws) == 4 and family.grid is None
+        assert family.images[0].data == images[0].data  # include_parent: the edited parent first
+        np.testing.assert_array_equal(family.ws[0], images[0].ws)
+        for child in family.ws[1:]:  # children vary only the layers asked for
+            np.testing.assert_array_equal(child[4:], family.ws[0][4:])
+            assert not np.allclose(child[:4], family.ws[0][:4])
+        assert grid.images == [] and grid.grid.media_type == "image/webp"
+    http, grpc = results["http"], results["grpc"]
+    assert [i.data for i in http[0]] == [i.data for i in grpc[0]]
+    assert [i.data for i in http[1].images] == [i.data for i in grpc[1].images]
+    for a, b in zip(http[1].ws, grpc[1].ws, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert http[2].grid.data == grpc[2].grid.data
+    assert len(grpc[2].ws) == 4 and http[2].ws == []  # a grid's ws come over gRPC only
+
+
+def test_children_depend_only_on_their_seed(url):
+    with Client(url) as client:
+        first = client.children(DEMO, 3, count=4, seed=1, latents_only=True)
+        again = client.children(DEMO, 3, count=4, seed=1, format="jpeg")
+        other = client.children(DEMO, 3, count=4, seed=2, latents_only=True)
+        copies = client.children(DEMO, 3, count=2, spread=0, include_parent=True, latents_only=True)
+    assert first.images == [] and first.grid is None and [w.shape for w in first.ws] == [(10, 256)] * 4
+    for a, b in zip(first.ws, again.ws, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [image.media_type for image in again.images] == ["image/jpeg"] * 4 and len({i.data for i in again.images}) == 4
+    assert not any(np.allclose(a, b) for a, b in zip(first.ws, other.ws, strict=True))
+    assert len(copies.ws) == 3 and all(np.array_equal(w, copies.ws[0]) for w in copies.ws)  # spread 0: the parent
+
+
+def test_edited_latents_can_be_saved_and_bred(url):
+    with Client(url) as client:
+        edited = Latent.seed(11).edited("ganspace-2", 1.5, "0-5")
+        saved = client.save_latent(DEMO, edited, psi=0.9)
+        assert saved.kind == LatentKind.ws and saved.shape == (10, 256)  # an edit on some layers: ws
+        (direct,) = client.generate(DEMO, [edited], psi=0.9)
+        (by_id,) = client.generate(DEMO, [saved])
+        assert by_id.data == direct.data
+        child = client.children(DEMO, saved, count=1, spread=0.3, seed=4)
+        assert len(child.images) == 1 and child.images[0].data != direct.data
+        client.delete_latent(saved.id)
+
+
+def test_edit_values():
+    edit = Edit("ganspace-3", 2.5, [0, 2, 3])
+    assert edit.layers == (0, 2, 3) and edit.layer_spec == "0,2,3" and Edit("sefa-fine-0", 1).layer_spec == ""
+    latent = Latent.seed(4).edited("ganspace-3", 2.5, [0, 2, 3])
+    assert latent.edits == (edit,) and Latent.seed(4).edits == () and hash(latent)
+    assert latent.edited("ganspace-1", -1).edits[1] == Edit("ganspace-1", -1.0)
+
+
+def test_async_client_edits_and_children(urls):
+    async def run(url: str):
+        async with AsyncClient(url) as client:
+            directions = await client.directions(DEMO)
+            family = await client.children(DEMO, Latent.seed(9).edited("ganspace-0", 1.0), count=2, seed=3, grid=True)
+            return directions, family
+
+    with Client(urls["http"]) as client:
+        expected_directions = client.directions(DEMO)
+        expected = client.children(DEMO, Latent.seed(9).edited("ganspace-0", 1.0), count=2, seed=3, grid=True)
+    for url in urls.values():
+        directions, family = asyncio.run(run(url))
+        assert directions == expected_directions and family.grid.data == expected.grid.data

@@ -18,6 +18,9 @@ from ganserve_client.errors import (
     Unavailable,
 )
 from ganserve_client.types import (
+    ChildrenResult,
+    Direction,
+    Edit,
     Frame,
     Image,
     ImageFormat,
@@ -37,7 +40,10 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncClient",
     "Client",
+    "ChildrenResult",
     "DeadlineExceeded",
+    "Direction",
+    "Edit",
     "Frame",
     "GanserveError",
     "Image",

@@ -5,6 +5,7 @@ sync and async clients share all of this."""
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,9 @@ from google.protobuf import json_format
 from ganserve_client.errors import InvalidInput
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve_client.types import (
+    ChildrenResult,
+    Direction,
+    Edit,
     Frame,
     Image,
     ImageFormat,
@@ -70,17 +74,42 @@ class Call:
 
 
 # -- to the wire -------------------------------------------------------------------------------
+def _checked(value: LatentLike, field: str) -> Latent:
+    """The Latent, its edit strengths finite (JSON has no NaN: the server could not name the field)."""
+    latent = as_latent(value)
+    for i, edit in enumerate(latent.edits):
+        if not math.isfinite(edit.strength):
+            raise InvalidInput(f"{field}.edits[{i}].strength: must be a finite number, got {edit.strength}", f"{field}.edits[{i}].strength")
+    return latent
+
+
+def _edit_json(edit: Edit) -> dict[str, Any]:
+    body: dict[str, Any] = {"direction": edit.direction, "strength": edit.strength}
+    if edit.layers is not None:  # left out: the direction's own layers
+        body["layers"] = edit.layer_spec
+    return body
+
+
 def _latent_json(latent: Latent) -> dict[str, Any]:
     value: Any = latent.value  # its type goes with latent.kind
-    return {latent.kind: [list(row) for row in value] if latent.kind == "ws" else (list(value) if latent.kind in "zw" else value)}
+    body = {latent.kind: [list(row) for row in value] if latent.kind == "ws" else (list(value) if latent.kind in "zw" else value)}
+    if latent.edits:
+        body["edits"] = [_edit_json(edit) for edit in latent.edits]
+    return body
 
 
 def _latent_pb(latent: Latent) -> pb.Latent:
+    edits = [pb.Edit(direction=edit.direction, strength=edit.strength, layers=edit.layer_spec) for edit in latent.edits]
     if latent.kind in ("seed", "id"):
         fields: dict[str, Any] = {latent.kind: latent.value}
-        return pb.Latent(**fields)
+        return pb.Latent(**fields, edits=edits)
     array = np.asarray(latent.value, np.float32)
-    return pb.Latent(**{latent.kind: pb.FloatTensor(shape=list(array.shape), values=array.ravel().tolist())})
+    return pb.Latent(**{latent.kind: pb.FloatTensor(shape=list(array.shape), values=array.ravel().tolist())}, edits=edits)
+
+
+def _layer_spec(layers: str | Sequence[int]) -> str:
+    """A group, ranges or indices as the wire takes them: "coarse", "0-3", "0,2,4"."""
+    return layers if isinstance(layers, str) else ",".join(str(i) for i in layers)
 
 
 def _options_json(options: Options) -> dict[str, Any]:
@@ -181,7 +210,7 @@ def list_models() -> Call:
 def generate(
     model: str, latents: Sequence[LatentLike], options: Options, fmt: ImageFormat, include_ws: bool, grid: bool, columns: int | None
 ) -> Call:
-    items = [as_latent(latent) for latent in latents]
+    items = [_checked(latent, f"latents[{i}]") for i, latent in enumerate(latents)]
     request = pb.GenerateRequest(
         model=model,
         latents=[_latent_pb(latent) for latent in items],
@@ -214,7 +243,7 @@ def interpolate(
     include_ws: bool,
     latents_only: bool,
 ) -> Call:
-    items = [as_latent(latent) for latent in keyframes]
+    items = [_checked(latent, f"keyframes[{i}]") for i, latent in enumerate(keyframes)]
     request = pb.InterpolateRequest(
         model=model,
         keyframes=[_latent_pb(latent) for latent in items],
@@ -258,8 +287,9 @@ def mix(
     include_ws: bool,
     grid: bool,
 ) -> Call:
-    row_items, column_items = [as_latent(x) for x in rows], [as_latent(x) for x in columns]
-    spec = layers if isinstance(layers, str) else ",".join(str(i) for i in layers)
+    row_items = [_checked(x, f"rows[{i}]") for i, x in enumerate(rows)]
+    column_items = [_checked(x, f"columns[{i}]") for i, x in enumerate(columns)]
+    spec = _layer_spec(layers)
     request = pb.MixRequest(
         model=model,
         rows=[_latent_pb(x) for x in row_items],
@@ -293,6 +323,70 @@ def mix(
     return Call(HttpCall("POST", f"/v1/models/{model}/mixes", from_http, json=body), grpc_call)
 
 
+def list_directions(model: str) -> Call:
+    def from_pb(response: pb.ListDirectionsResponse) -> list[Direction]:
+        # unset optional fields (explained_variance, eigenvalue) are left out, and so None
+        options = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
+        return [Direction(**json_format.MessageToDict(d, **options)) for d in response.directions]
+
+    return Call(
+        HttpCall("GET", f"/v1/models/{model}/directions", lambda r: [Direction(**d) for d in r.json()["directions"]]),
+        GrpcCall("ListDirections", pb.ListDirectionsRequest(model=model), from_pb),
+    )
+
+
+def children(
+    model: str,
+    parent: LatentLike,
+    count: int,
+    spread: float,
+    layers: str | Sequence[int],
+    seed: int,
+    options: Options,
+    fmt: ImageFormat,
+    include_parent: bool,
+    latents_only: bool,
+    grid: bool,
+    columns: int | None,
+) -> Call:
+    item, spec = _checked(parent, "parent"), _layer_spec(layers)
+    request = pb.ChildrenRequest(
+        model=model,
+        parent=_latent_pb(item),
+        count=count,
+        spread=spread,
+        layers=spec,
+        seed=seed,
+        options=_options_pb(options),
+        format=PB_FORMATS[ImageFormat(fmt)],
+        include_parent=include_parent,
+        latents_only=latents_only,
+        grid=grid,
+        grid_columns=columns or 0,
+    )
+
+    def from_pb(response: pb.ChildrenResponse) -> ChildrenResult:
+        images, ws = [_image_pb(m) for m in response.images], [_tensor(m) for m in response.ws]
+        return ChildrenResult([], ws, images[0]) if grid and images else ChildrenResult(images, ws)
+
+    grpc_call = GrpcCall("Children", request, from_pb)
+    if _http_format(fmt) is None and not latents_only:
+        return Call(None, grpc_call)
+    body: dict[str, Any] = {"parent": _latent_json(item), "count": count, "spread": spread, "layers": spec, "seed": seed}
+    body.update(_options_json(options), format=_http_format(fmt) or "png", include_parent=include_parent, columns=columns)
+    body["output"] = "latents" if latents_only else "grid" if grid else "list"
+
+    def from_http(response) -> ChildrenResult:
+        if latents_only:
+            return ChildrenResult([], [np.asarray(w, np.float32) for w in response.json()["ws"]])
+        if grid:
+            return ChildrenResult([], [], _image_bytes(response))  # a grid image over HTTP carries no ws
+        images = [_image_json(entry) for entry in response.json()["images"]]
+        return ChildrenResult(images, [image.ws for image in images if image.ws is not None])
+
+    return Call(HttpCall("POST", f"/v1/models/{model}/children", from_http, json=body), grpc_call)
+
+
 def save_latent(
     model: str,
     latent: LatentLike,
@@ -303,7 +397,7 @@ def save_latent(
     name: str,
     ttl_s: float | None,
 ) -> Call:
-    item = as_latent(latent)
+    item = _checked(latent, "latent")
     request = pb.SaveLatentRequest(
         model=model, latent=_latent_pb(item), kind=PB_KINDS[kind] if kind else pb.LATENT_KIND_UNSPECIFIED, psi=psi, name=name
     )

@@ -3,10 +3,15 @@
 ganserve-client generate --seeds 1-8 --psi 0.7 --out out/
 ganserve-client --url grpc://127.0.0.1:50051 interpolate --keyframes 1,2,3 --frames 48 --loop --out walk/
 ganserve-client mix --rows 1,2 --columns 3-5 --layers coarse --out mix/
+ganserve-client directions demo64
+ganserve-client generate --seeds 1-4 --edit ganspace-0:2.5@coarse --out edited/
+ganserve-client children --parent 42 --count 8 --spread 0.5 --grid --out kids/
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ganserve_client.client import Client
 from ganserve_client.errors import GanserveError
-from ganserve_client.types import ImageFormat, Noise, Space
+from ganserve_client.types import Edit, ImageFormat, Latent, Noise, Space
 
 app = typer.Typer(help="Generate images with a ganserve server, over HTTP or gRPC.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -33,6 +38,28 @@ def parse_ints(spec: str) -> list[int]:
     if not values:
         raise typer.BadParameter("give at least one number")
     return values
+
+
+def parse_edit(spec: str) -> Edit:
+    """'ganspace-3:2.5@coarse' -> Edit('ganspace-3', 2.5, 'coarse'); '@LAYERS' may be left out."""
+    usage = "use DIRECTION:STRENGTH[@LAYERS], e.g. ganspace-3:2.5 or ganspace-3:-1@0-3"
+    direction, colon, rest = spec.strip().partition(":")
+    strength_text, at, layers = rest.partition("@")
+    try:
+        strength = float(strength_text)
+    except ValueError:
+        strength = math.nan
+    if not direction or not colon or not math.isfinite(strength) or (at and not layers.strip()):
+        raise typer.BadParameter(f"{spec!r}: {usage}", param_hint="--edit")
+    return Edit(direction.strip(), strength, layers.strip() if at else None)
+
+
+def parse_parent(spec: str) -> Latent:
+    """A seed (digits) or a saved latent's id."""
+    spec = spec.strip()
+    if not spec:
+        raise typer.BadParameter("give a seed or a saved latent's id", param_hint="--parent")
+    return Latent.seed(int(spec)) if spec.isdigit() else Latent.saved(spec)
 
 
 class Settings:
@@ -94,6 +121,10 @@ NoiseSeed = Annotated[int, typer.Option(help="with --noise random")]
 Translate = Annotated[str | None, typer.Option(help="StyleGAN3: move the view, X,Y (as gen_images.py)")]
 Rotate = Annotated[float, typer.Option(help="StyleGAN3: rotate the view, degrees")]
 Format = Annotated[ImageFormat, typer.Option(help="raw (gRPC only) writes uint8 .npy arrays")]
+Edits = Annotated[
+    list[str] | None,
+    typer.Option("--edit", help=r"DIRECTION:STRENGTH\[@LAYERS], e.g. ganspace-3:2.5@coarse (repeatable; see `directions`)"),
+]
 
 
 @app.callback()
@@ -117,6 +148,23 @@ def models() -> None:
 
 
 @app.command()
+def directions(model: Annotated[str | None, typer.Argument(help="model name (default: the server's only model)")] = None) -> None:
+    """The directions --edit can move along, one a line."""
+    try:
+        with client() as c:
+            name = model_name(c, model)
+            found = c.directions(name)
+    except GanserveError as error:
+        fail(error)
+    width = max([len(d.id) for d in found] + [2])
+    typer.echo(f"{'id':<{width}}  {'method':<8}  {'layers':<6}  {'sigma':>9}  {'score':>9}  label")
+    for d in found:
+        score = d.explained_variance if d.explained_variance is not None else d.eigenvalue  # GANSpace's, SeFa's
+        score_text = f"{score:9.4g}" if score is not None else f"{'-':>9}"
+        typer.echo(f"{d.id:<{width}}  {d.method:<8}  {d.layers:<6}  {d.sigma:9.4g}  {score_text}  {d.label}")
+
+
+@app.command()
 def generate(
     seeds: Annotated[str, typer.Option(help="seeds and ranges: 1-8,12")],
     out: Out,
@@ -130,9 +178,11 @@ def generate(
     rotate: Rotate = 0.0,
     format: Format = ImageFormat.png,
     batch: Annotated[int, typer.Option(help="images per request")] = 8,
+    edit: Edits = None,
 ) -> None:
-    """One image per seed: OUT/seed0001.png, ..."""
+    """One image per seed: OUT/seed0001.png, ... (--edit moves every seed's latent)."""
     seed_list = parse_ints(seeds)
+    edits = tuple(parse_edit(spec) for spec in edit or ())
     out.mkdir(parents=True, exist_ok=True)
     try:
         with client() as c, progress() as bar:
@@ -141,7 +191,8 @@ def generate(
             for start in range(0, len(seed_list), batch):
                 chunk = seed_list[start : start + batch]
                 options = generation_options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
-                for seed, image in zip(chunk, c.generate(name, chunk, format=format, **options), strict=True):
+                latents = [replace(Latent.seed(seed), edits=edits) for seed in chunk]
+                for seed, image in zip(chunk, c.generate(name, latents, format=format, **options), strict=True):
                     image.save(out / f"seed{seed:04d}{image.extension}")
                 bar.advance(task, len(chunk))
     except GanserveError as error:
@@ -218,3 +269,58 @@ def mix(
     for cell in result.cells:
         cell.image.save(out / f"row{row_seeds[cell.row]}-col{column_seeds[cell.column]}{cell.image.extension}")
     typer.echo(f"layers {result.layers}: wrote {1 if grid else len(result.cells)} images to {out}")
+
+
+@app.command()
+def children(
+    parent: Annotated[str, typer.Option(help="the parent: a seed, or a saved latent's id")],
+    out: Out,
+    count: Annotated[int, typer.Option(help="children to make")] = 8,
+    spread: Annotated[float, typer.Option(help="how far from the parent: 0 copies, 1 as far as typical w lie from w_avg")] = 0.5,
+    layers: Annotated[str, typer.Option(help="the layers children vary: all, coarse, middle, fine, ranges like 0-6")] = "all",
+    seed: Annotated[int, typer.Option(help="the same seed gives the same children")] = 0,
+    include_parent: Annotated[bool, typer.Option(help="the parent too (first; OUT/parent.png)")] = False,
+    grid: Annotated[bool, typer.Option(help="one image of them all: OUT/grid.png")] = False,
+    columns: Annotated[int | None, typer.Option(help="grid columns (default: square)")] = None,
+    edit: Edits = None,
+    model: Model = None,
+    psi: Psi = 1.0,
+    cutoff: Cutoff = None,
+    class_: Class = None,
+    noise: NoiseOption = Noise.const,
+    noise_seed: NoiseSeed = 0,
+    translate: Translate = None,
+    rotate: Rotate = 0.0,
+    format: Format = ImageFormat.png,
+) -> None:
+    """Random variations of a parent (--edit edits the parent first): OUT/child0000.png, ..., or OUT/grid.png."""
+    latent = replace(parse_parent(parent), edits=tuple(parse_edit(spec) for spec in edit or ()))
+    out.mkdir(parents=True, exist_ok=True)
+    options = generation_options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
+    try:
+        with client() as c, progress() as bar:
+            name = model_name(c, model)
+            task = bar.add_task(f"children {name}", total=1)
+            result = c.children(
+                name,
+                latent,
+                count=count,
+                spread=spread,
+                layers=layers,
+                seed=seed,
+                include_parent=include_parent,
+                grid=grid,
+                columns=columns,
+                format=format,
+                **options,
+            )
+            bar.advance(task)
+    except GanserveError as error:
+        fail(error)
+    if result.grid is not None:
+        result.grid.save(out / f"grid{result.grid.extension}")
+    else:
+        names = (["parent"] if include_parent else []) + [f"child{k:04d}" for k in range(count)]
+        for file_name, image in zip(names, result.images, strict=True):
+            image.save(out / f"{file_name}{image.extension}")
+    typer.echo(f"wrote {1 if grid else len(result.images)} images to {out}")

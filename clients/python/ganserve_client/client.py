@@ -16,6 +16,8 @@ from ganserve_client import calls
 from ganserve_client.errors import InvalidInput
 from ganserve_client.transports import AsyncGrpc, AsyncHttp, SyncGrpc, SyncHttp, parse_url
 from ganserve_client.types import (
+    ChildrenResult,
+    Direction,
     Frame,
     Image,
     ImageFormat,
@@ -134,6 +136,44 @@ class Client:
         options = _options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
         return self._transport.unary(calls.mix(model, rows, columns, layers, options, ImageFormat(format), include_ws, grid))
 
+    def directions(self, model: str) -> list[Direction]:
+        """The directions a latent's edits can move along: Latent.seed(1).edited(direction.id, 2.0)."""
+        return self._transport.unary(calls.list_directions(model))
+
+    def children(
+        self,
+        model: str,
+        parent: LatentLike,
+        *,
+        count: int = 8,
+        spread: float = 0.5,
+        layers: str | Sequence[int] = "all",
+        seed: int = 0,
+        psi: float = 1.0,
+        cutoff: int | None = None,
+        class_: int | str | None = None,
+        noise: Noise | str = Noise.const,
+        noise_seed: int = 0,
+        translate: tuple[float, float] = (0.0, 0.0),
+        rotate: float = 0.0,
+        format: ImageFormat | str = ImageFormat.png,
+        include_parent: bool = False,
+        latents_only: bool = False,
+        grid: bool = False,
+        columns: int | None = None,
+    ) -> ChildrenResult:
+        """`count` random variations of `parent` (its edits applied first), `spread` from it along the
+        model's GANSpace directions on `layers`; the same `seed` gives the same children. Their
+        images (each with its ws) and ws, the parent first with include_parent; or one grid image."""
+        if not math.isfinite(spread):
+            raise InvalidInput(f"spread: must be a finite number, got {spread}", "spread")
+        if count < 1:  # gRPC would read 0 as the default, 8
+            raise InvalidInput(f"count: must be at least 1, got {count}", "count")
+        options = _options(psi, cutoff, class_, noise, noise_seed, translate, rotate)
+        fmt = ImageFormat(format)
+        call = calls.children(model, parent, count, spread, layers, seed, options, fmt, include_parent, latents_only, grid, columns)
+        return self._transport.unary(call)
+
     def save_latent(
         self,
         model: str,
@@ -207,6 +247,14 @@ class AsyncClient:
     async def mix(self, model: str, rows: Sequence[LatentLike], columns: Sequence[LatentLike], **kwargs) -> MixResult:
         """See Client.mix."""
         return await self._transport.unary(_BUILD.mix(model, rows, columns, **kwargs))
+
+    async def directions(self, model: str) -> list[Direction]:
+        """See Client.directions."""
+        return await self._transport.unary(calls.list_directions(model))
+
+    async def children(self, model: str, parent: LatentLike, **kwargs) -> ChildrenResult:
+        """See Client.children."""
+        return await self._transport.unary(_BUILD.children(model, parent, **kwargs))
 
     async def save_latent(self, model: str, latent: LatentLike, **kwargs) -> SavedLatent:
         """See Client.save_latent."""

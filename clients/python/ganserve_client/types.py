@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -35,11 +36,40 @@ class LatentKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Edit:
+    """A move along a direction (Client.directions): strength x the direction's sigma is added to
+    the latent's ws, after truncation, on `layers` (None: the layers the direction was computed for)."""
+
+    direction: str  # e.g. ganspace-3, sefa-coarse-0, class-0-4
+    strength: float  # in units of the direction's sigma, within +-100
+    layers: str | Sequence[int] | None = None  # a list is kept as a tuple
+
+    def __post_init__(self) -> None:
+        if self.layers is not None and not isinstance(self.layers, str):  # hashable, as Latent is
+            object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
+
+    @property
+    def layer_spec(self) -> str:
+        """The layers as the wire takes them: "" for the direction's own, else a group or "0,2,4"."""
+        if self.layers is None:
+            return ""
+        return self.layers if isinstance(self.layers, str) else ",".join(str(i) for i in self.layers)
+
+
+@dataclass(frozen=True)
 class Latent:
-    """One input latent. Plain ints are seeds and SavedLatent objects their ids wherever a latent is taken."""
+    """One input latent, with the edits applied to it in order. Plain ints are seeds and SavedLatent
+    objects their ids wherever a latent is taken."""
 
     kind: str  # seed | z | w | ws | id
     value: int | str | tuple
+    edits: tuple[Edit, ...] = ()
+
+    def edited(self, direction: str, strength: float, layers: str | Sequence[int] | None = None) -> Latent:
+        """This latent with one more edit: Latent.seed(42).edited("ganspace-3", 2.5, "coarse").
+        `layers`: a group (coarse, middle, fine, all), ranges like "0-3", or indices; None: the
+        direction's own."""
+        return replace(self, edits=(*self.edits, Edit(direction, float(strength), layers)))
 
     @classmethod
     def seed(cls, seed: int) -> Latent:
@@ -131,6 +161,27 @@ class MixResult:
     layers: list[int]
     cells: list[MixCell] = field(default_factory=list)  # row-major; empty with grid
     grid: Image | None = None
+
+
+@dataclass
+class ChildrenResult:
+    images: list[Image] = field(default_factory=list)  # one per child (each with its ws); empty with grid or latents_only
+    ws: list[np.ndarray] = field(default_factory=list)  # every child's final ws [num_ws, w_dim], the parent first with include_parent
+    grid: Image | None = None  # with grid (over HTTP a grid comes without ws)
+
+
+@dataclass
+class Direction:
+    """A direction an edit can move along."""
+
+    id: str
+    method: str  # ganspace | sefa | class
+    label: str
+    layers: str  # the layer range it was computed for: all, coarse, middle or fine
+    layer_indices: list[int]
+    sigma: float  # strength 1 moves w by sigma along the (unit) direction
+    explained_variance: float | None = None  # GANSpace
+    eigenvalue: float | None = None  # SeFa
 
 
 @dataclass
