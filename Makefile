@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc bench-slider bench-training compile import proto triton-env triton clean
+.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc bench-slider bench-training docs-images compile import proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -39,28 +39,29 @@ serve: $(BIN)/.serve-deps
 
 # System packages the tests use: redis-server (started by the tests themselves), wrk (the
 # benchmarks' HTTP load generator), and podman, runc and debootstrap (the container tests build the
-# images on a base made from Debian's packages and run them: docs/deployment.md).
-SYSTEM_PACKAGES := redis-server wrk podman runc debootstrap
+# images on a base made from Debian's packages and run them: docs/deployment.md), and chromium (the
+# playground's browser tests drive it with Playwright: no browser download).
+SYSTEM_PACKAGES := redis-server wrk podman runc debootstrap chromium
 system-deps:
 	command -v redis-server >/dev/null && command -v wrk >/dev/null && command -v podman >/dev/null && \
-	  command -v runc >/dev/null && command -v debootstrap >/dev/null || \
+	  command -v runc >/dev/null && command -v debootstrap >/dev/null && command -v chromium >/dev/null || \
 	  (apt-get install -y -q $(SYSTEM_PACKAGES) || (apt-get update -q && apt-get install -y -q $(SYSTEM_PACKAGES)))
 
 test: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
-	$(BIN)/ruff check server tests clients benchmarks
+	$(BIN)/ruff check server tests clients benchmarks docs
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.test-deps
-	$(BIN)/ruff check server tests clients benchmarks
-	$(BIN)/ruff format --check server tests clients benchmarks
+	$(BIN)/ruff check server tests clients benchmarks docs
+	$(BIN)/ruff format --check server tests clients benchmarks docs
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
 format: $(BIN)/.test-deps
-	$(BIN)/ruff check --fix server tests clients benchmarks
-	$(BIN)/ruff format server tests clients benchmarks
+	$(BIN)/ruff check --fix server tests clients benchmarks docs
+	$(BIN)/ruff format server tests clients benchmarks docs
 
 # The benchmarks (benchmarks/ganserve_bench) are not part of the installed server: they run from the checkout.
 # Their options: make bench-grpc BENCH_ARGS="--concurrency 1,8" (PYTHONPATH=benchmarks .venv/bin/python -m ganserve_bench --help).
@@ -88,6 +89,10 @@ bench-slider: $(BIN)/.serve-deps
 # The training step's images/s at the demo model's budget sizes (uses var/data/emoji.npz where it exists).
 bench-training: $(BIN)/.test-deps
 	$(BENCH) training $(BENCH_ARGS)
+
+# The README's pictures (docs/images/), through the API of a gateway it starts: after shipping new weights.
+docs-images: $(BIN)/.test-deps
+	PYTHONPATH=benchmarks $(BIN)/python docs/make_images.py $(DOCS_ARGS)
 
 # Regenerate the gRPC stubs (the server's ganserve/rpc/generated/ and the client's ganserve_client/generated/)
 # after editing proto/ganserve/v1/ganserve.proto.

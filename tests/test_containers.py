@@ -156,6 +156,10 @@ def test_stack_generates_through_triton(stack, embedded):
     assert triton_inferences(stack, "demo64_synthesis") > before
     # Triton runs the same ONNX graphs with ONNX Runtime: the same bytes as the embedded engine.
     assert image.content == embedded.get(SEED_PNG).content
+    # The image carries the model's directions: an edit gives the embedded engine's bytes too.
+    edited = httpx.get(f"{stack.url}{SEED_PNG}?edit=ganspace-0:2@coarse", timeout=30)
+    assert edited.status_code == 200 and edited.content != image.content, edited.text
+    assert edited.content == embedded.get(f"{SEED_PNG}?edit=ganspace-0:2@coarse").content
 
 
 def test_grpc_api_reachable_from_the_host(stack):

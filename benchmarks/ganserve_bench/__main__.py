@@ -115,5 +115,18 @@ def training(
     typer.echo(f"wrote {run_training_benchmark(out, data, steps, parsed, threads)}")
 
 
+@app.command()
+def playground(
+    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    loads: Annotated[int, typer.Option(help="fresh page loads timed to a full seed grid")] = 5,
+    drags: Annotated[int, typer.Option(help="slider drags timed to the new image shown")] = 20,
+    out: Out = RESULTS,
+) -> None:
+    """The playground in headless chromium: first render of a 24-thumbnail seed grid, and a slider drag's image update (p50/p99)."""
+    from ganserve_bench.playground import run_playground_benchmark
+
+    typer.echo(f"wrote {run_playground_benchmark(model, out, loads, drags)}")
+
+
 if __name__ == "__main__":
     app()

@@ -124,6 +124,30 @@ class DirectionInfo(BaseModel):
     eigenvalue: float | None = Field(None, description="SeFa: the eigenvalue of AᵀA for its layers")
 
 
+class Limits(BaseModel):
+    """The per-request limits (settings GANSERVE_MAX_*), so that clients can size their requests."""
+
+    max_images: int = Field(description="images per batch or children request")
+    max_frames: int
+    max_keyframes: int
+    max_mix_side: int = Field(description="rows, and columns, of a style-mixing grid")
+    max_edits: int = Field(description="edits per latent")
+    max_body_bytes: int
+
+
+class TrainingLog(BaseModel):
+    """A model's training run as `ganserve train` logs it (docs/training.md): the metrics.jsonl
+    records from line `after` on, every evaluation, and where the next poll starts."""
+
+    model: str
+    run: str
+    records: list[dict[str, Any]] = Field(description="metrics.jsonl lines (start, tick, checkpoint); checkpoints get samples_url")
+    next: int = Field(description="pass as `after` to get only what was logged since")
+    evaluation: list[dict[str, Any]]
+    options: dict[str, Any] | None = None
+    updated: float = Field(description="Unix time the log last changed")
+
+
 class ModelInfo(BaseModel):
     name: str
     architecture: str
@@ -139,6 +163,7 @@ class ModelInfo(BaseModel):
     engine: str
     source: dict[str, Any]
     default: bool = Field(False, description="the model for a client with no preference (GANSERVE_DEFAULT_MODEL)")
+    training_log: bool = Field(False, description="GET /v1/models/{model}/training has the model's training run")
 
 
 class Generation(BaseModel):

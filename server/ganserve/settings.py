@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # cache of w vectors and images; unset: in-process LRU
     redis_store_url: str | None = None  # saved latents; unset: a local SQLite file (latents_path)
     latents_path: Path = REPO_ROOT / "var" / "latents.sqlite3"
+    # Training runs (`ganserve train --run-dir`): a model's log is <runs_dir>/<model>/metrics.jsonl,
+    # served read-only to the playground's training view (GET /v1/models/{model}/training).
+    runs_dir: Path = REPO_ROOT / "runs"
     redis_timeout_ms: float = Field(25.0, gt=0)  # the cache's budget per call: past it, bypass the cache
     redis_breaker_failures: int = Field(3, ge=1)  # consecutive cache errors that open the circuit...
     redis_breaker_reset_s: float = Field(2.0, gt=0)  # ...for this long, then one call tries again

@@ -198,11 +198,11 @@ def list_models() -> Call:
             fields = json_format.MessageToDict(m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
             fields["layer_groups"] = {name: list(group.indices) for name, group in m.layer_groups.items()}
             fields["source"] = json_format.MessageToDict(m.source)
-            models.append(ModelInfo(**fields))
+            models.append(ModelInfo.from_fields(fields))
         return models
 
     return Call(
-        HttpCall("GET", "/v1/models", lambda r: [ModelInfo(**m) for m in r.json()["models"]]),
+        HttpCall("GET", "/v1/models", lambda r: [ModelInfo.from_fields(m) for m in r.json()["models"]]),
         GrpcCall("ListModels", pb.ListModelsRequest(), from_pb),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -200,6 +201,13 @@ class ModelInfo:
     engine: str
     source: dict
     default: bool = False  # the server's model for a client with no preference
+    training_log: bool = False  # the server has this model's training run (GET /v1/models/{model}/training)
+
+    @classmethod
+    def from_fields(cls, fields: dict) -> ModelInfo:
+        """From the server's fields, ignoring any this client does not know (a newer server's)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in fields.items() if name in known})
 
 
 @dataclass

@@ -14,7 +14,7 @@ import ganserve
 from ganserve.api.errors import RequestIds, install_error_handlers
 from ganserve.api.limits import BodySizeLimit
 from ganserve.api.metrics import MetricsMiddleware, StateCollector
-from ganserve.api.routes import edits, health, images, interpolations, latents, mixes, models, stable_images
+from ganserve.api.routes import edits, health, images, interpolations, latents, mixes, models, playground, stable_images, training
 from ganserve.metrics import Metrics
 from ganserve.settings import Settings, get_settings
 from ganserve.state import AppState
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Real-time inference for StyleGAN-style generators: seeds, latents, interpolation and style mixing.",
         lifespan=lifespan,
     )
-    for module in (models, stable_images, images, interpolations, mixes, edits, latents, health):
+    for module in (models, stable_images, images, interpolations, mixes, edits, latents, training, health, playground):
         app.include_router(module.router)
     install_error_handlers(app)
     # Outermost last: metrics see every response, the 413 of BodySizeLimit carries a request id too.

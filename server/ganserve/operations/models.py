@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ganserve.operations.training_log import has_training_log
 from ganserve.pipeline import ModelPipeline
-from ganserve.protocol import ModelInfo
+from ganserve.protocol import Limits, ModelInfo
 from ganserve.state import AppState
 
 
@@ -24,8 +25,21 @@ def model_info(state: AppState, pipeline: ModelPipeline) -> ModelInfo:
         engine=pipeline.engine.name,
         source=cfg.source.model_dump(),
         default=cfg.name == state.default_model,
+        training_log=has_training_log(state, pipeline),
     )
 
 
 def list_models(state: AppState) -> list[ModelInfo]:
     return [model_info(state, pipeline) for pipeline in state.pipelines.values()]
+
+
+def limits(state: AppState) -> Limits:
+    s = state.settings
+    return Limits(
+        max_images=s.max_images,
+        max_frames=s.max_frames,
+        max_keyframes=s.max_keyframes,
+        max_mix_side=s.max_mix_side,
+        max_edits=s.max_edits,
+        max_body_bytes=s.max_body_bytes,
+    )

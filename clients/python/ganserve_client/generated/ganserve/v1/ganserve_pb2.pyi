@@ -139,7 +139,7 @@ class LayerIndices(_message.Message):
     def __init__(self, indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "architecture", "resolution", "img_channels", "z_dim", "w_dim", "num_ws", "c_dim", "class_names", "layer_groups", "version", "engine", "source", "default")
+    __slots__ = ("name", "architecture", "resolution", "img_channels", "z_dim", "w_dim", "num_ws", "c_dim", "class_names", "layer_groups", "version", "engine", "source", "default", "training_log")
     class LayerGroupsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +161,7 @@ class ModelInfo(_message.Message):
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_LOG_FIELD_NUMBER: _ClassVar[int]
     name: str
     architecture: str
     resolution: int
@@ -175,7 +176,8 @@ class ModelInfo(_message.Message):
     engine: str
     source: _struct_pb2.Struct
     default: bool
-    def __init__(self, name: _Optional[str] = ..., architecture: _Optional[str] = ..., resolution: _Optional[int] = ..., img_channels: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., c_dim: _Optional[int] = ..., class_names: _Optional[_Iterable[str]] = ..., layer_groups: _Optional[_Mapping[str, LayerIndices]] = ..., version: _Optional[str] = ..., engine: _Optional[str] = ..., source: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., default: _Optional[bool] = ...) -> None: ...
+    training_log: bool
+    def __init__(self, name: _Optional[str] = ..., architecture: _Optional[str] = ..., resolution: _Optional[int] = ..., img_channels: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., c_dim: _Optional[int] = ..., class_names: _Optional[_Iterable[str]] = ..., layer_groups: _Optional[_Mapping[str, LayerIndices]] = ..., version: _Optional[str] = ..., engine: _Optional[str] = ..., source: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., default: _Optional[bool] = ..., training_log: _Optional[bool] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
