@@ -70,6 +70,24 @@ def make_images(base_url: str, model: str, edit_direction: str, children_class: 
     return made
 
 
+def playground_screenshot(base_url: str, seed: int) -> str:
+    """The playground with a seed selected and one direction moved, as a designer sees it."""
+    from playwright.sync_api import sync_playwright
+
+    from ganserve_bench.playground import launch_chromium
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base_url}/playground")
+        page.wait_for_function("window.__ganservePerf && window.__ganservePerf.firstGridMs !== null", timeout=60_000)
+        page.click(f"#grid button[data-seed='{seed}']")
+        page.wait_for_function("window.__ganservePerf.shownSeq >= 1", timeout=60_000)
+        page.screenshot(path=str(OUT / "playground.png"))
+        browser.close()
+    return "images/playground.png"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="emoji32")
@@ -79,6 +97,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ganserve-docs-") as tmp, gateway({}, Path(tmp), args.model) as (server, _):
         made = make_images(server.base_url, args.model, args.edit_direction, args.children_class)
+        made["pictures"]["playground"] = {"file": playground_screenshot(server.base_url, 2)}
     (OUT / "images.json").write_text(json.dumps(made, indent=1) + "\n")
     print(f"wrote {OUT}: {', '.join(p['file'] for p in made['pictures'].values())}")
 

@@ -53,8 +53,11 @@ def settings(model_dirs) -> Settings:
     models, repository = model_dirs
     latents_path = models.parent / "latents.sqlite3"
     limits = {"max_images": 8, "max_frames": 16, "max_mix_side": 3}
+    # The tests' default: demo64 (the shipped default, emoji32, is tested as shipped in tests/training/test_demo_model.py).
     # No gRPC by default: apps started side by side would share a port; `client` gives each its own.
-    return Settings(models_dir=models, model_repository=repository, latents_path=latents_path, grpc_port=0, **limits)
+    return Settings(
+        models_dir=models, model_repository=repository, latents_path=latents_path, grpc_port=0, default_model="demo64", **limits
+    )
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +103,7 @@ def served_env(settings: Settings, workdir: Path, **extra: str) -> dict[str, str
         "GANSERVE_MAX_IMAGES": str(settings.max_images),
         "GANSERVE_MAX_FRAMES": str(settings.max_frames),
         "GANSERVE_MAX_MIX_SIDE": str(settings.max_mix_side),
+        "GANSERVE_DEFAULT_MODEL": settings.default_model,
     }
     return {**env, **{f"GANSERVE_{key.upper()}": value for key, value in extra.items()}}
 

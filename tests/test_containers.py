@@ -149,7 +149,8 @@ def triton_inferences(stack: Stack, model: str) -> int:
 
 def test_stack_generates_through_triton(stack, embedded):
     models = httpx.get(f"{stack.url}/v1/models", timeout=10).json()["models"]
-    assert {model["name"]: model["engine"] for model in models} == {"demo64": "triton"}
+    assert {model["name"]: model["engine"] for model in models} == {"demo64": "triton", "emoji32": "triton"}
+    assert [model["name"] for model in models if model["default"]] == ["emoji32"]
     before = triton_inferences(stack, "demo64_synthesis")
     image = httpx.get(f"{stack.url}{SEED_PNG}", timeout=30)
     assert image.status_code == 200 and image.headers["content-type"] == "image/png", image.text
@@ -166,7 +167,7 @@ def test_grpc_api_reachable_from_the_host(stack):
     assert_grpc_serving(stack.grpc_target)
     with grpc.insecure_channel(stack.grpc_target) as channel:
         models = ganserve_pb2_grpc.GeneratorStub(channel).ListModels(pb.ListModelsRequest(), timeout=10).models
-    assert [(model.name, model.engine) for model in models] == [("demo64", "triton")]
+    assert [(model.name, model.engine) for model in models] == [("demo64", "triton"), ("emoji32", "triton")]
 
 
 def test_saved_latent_survives_a_gateway_restart(stack):

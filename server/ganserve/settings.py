@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     models_dir: Path = REPO_ROOT / "models"
     # Marked "default": true in GET /v1/models and ListModels: the model for a client with no preference.
     # When no model of that name is served, the first served model by name is the default.
-    default_model: str = "demo64"
+    default_model: str = "emoji32"  # the trained demo model (docs/training.md)
     model_repository: Path = REPO_ROOT / "model_repository"
     device: str = "cpu"  # torch engine only: "cpu" or "cuda"
     threads: int = 0  # engine intra-op threads; 0 = all cores

@@ -72,13 +72,15 @@ def client() -> Client:
 
 
 def model_name(client: Client, model: str | None) -> str:
-    """The model asked for, or the server's only one."""
+    """The model asked for, or the server's default one (its only one, on an older server)."""
     if model:
         return model
-    names = [m.name for m in client.models()]
-    if len(names) != 1:
-        raise typer.BadParameter(f"the server has models {', '.join(names) or 'none'}: choose one with --model", param_hint="--model")
-    return names[0]
+    models = client.models()
+    chosen = [m.name for m in models if m.default] or ([m.name for m in models] if len(models) == 1 else [])
+    if not chosen:
+        names = ", ".join(m.name for m in models) or "none"
+        raise typer.BadParameter(f"the server has models {names} and no default: choose one with --model", param_hint="--model")
+    return chosen[0]
 
 
 def generation_options(

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# TensorRT engines for emoji32, from the onnx target. Written by `ganserve compile --target tensorrt`.
+# Run it where the engines will run, with the TensorRT version of that Triton release.
+set -euo pipefail
+root="${1:-/models}"
+[ -f "$root/tensorrt/emoji32_mapping/1/model.plan" ] || { mkdir -p "$(dirname "$root/tensorrt/emoji32_mapping/1/model.plan")" && trtexec --onnx="$root/onnx/emoji32_mapping/1/model.onnx" --saveEngine="$root/tensorrt/emoji32_mapping/1/model.plan" --fp16 --minShapes=z:1x128,c:1x9 --optShapes=z:32x128,c:32x9 --maxShapes=z:32x128,c:32x9; }
+[ -f "$root/tensorrt/emoji32_synthesis/1/model.plan" ] || { mkdir -p "$(dirname "$root/tensorrt/emoji32_synthesis/1/model.plan")" && trtexec --onnx="$root/onnx/emoji32_synthesis/1/model.onnx" --saveEngine="$root/tensorrt/emoji32_synthesis/1/model.plan" --fp16 --minShapes=ws:1x8x128,noise_gain:1 --optShapes=ws:32x8x128,noise_gain:32 --maxShapes=ws:32x8x128,noise_gain:32; }
+[ -f "$root/tensorrt/emoji32_synthesis_noise/1/model.plan" ] || { mkdir -p "$(dirname "$root/tensorrt/emoji32_synthesis_noise/1/model.plan")" && trtexec --onnx="$root/onnx/emoji32_synthesis_noise/1/model.onnx" --saveEngine="$root/tensorrt/emoji32_synthesis_noise/1/model.plan" --fp16 --minShapes=ws:1x8x128,noise_0:1x1x4x4,noise_1:1x1x8x8,noise_2:1x1x8x8,noise_3:1x1x16x16,noise_4:1x1x16x16,noise_5:1x1x32x32,noise_6:1x1x32x32 --optShapes=ws:32x8x128,noise_0:32x1x4x4,noise_1:32x1x8x8,noise_2:32x1x8x8,noise_3:32x1x16x16,noise_4:32x1x16x16,noise_5:32x1x32x32,noise_6:32x1x32x32 --maxShapes=ws:32x8x128,noise_0:32x1x4x4,noise_1:32x1x8x8,noise_2:32x1x8x8,noise_3:32x1x16x16,noise_4:32x1x16x16,noise_5:32x1x32x32,noise_6:32x1x32x32; }
