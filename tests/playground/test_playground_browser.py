@@ -476,3 +476,43 @@ def test_playground_benchmark_smoke(tmp_path):
     assert result["drag"]["drags"] == 2 and result["drag"]["latency_ms"]["p50"] > 0
     assert isinstance(result["drag_p50_under_150_ms"], bool)
     assert result["machine"]["browser"]["version"]
+
+
+@pytest.fixture(scope="module")
+def production_server(settings, triton_server, tmp_path_factory):
+    """A gateway as deployed: models on Triton, the cache and the saved latents in two Redis."""
+    from ganserve_bench.processes import RedisServer
+
+    workdir = tmp_path_factory.mktemp("production")
+    cache = RedisServer(workdir / "cache", durable=False).start()
+    store = RedisServer(workdir / "store", durable=True).start()
+    env = served_env(settings, workdir, engine="triton", triton_url=triton_server.grpc_url, redis_url=cache.url, redis_store_url=store.url)
+    try:
+        with gateway(env, workdir, "demo64") as (server, _):
+            yield server
+    finally:
+        cache.stop()
+        store.stop()
+
+
+def test_the_playground_works_on_triton_and_redis(browser, production_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    watched = Watched(context, production_server.base_url)
+    try:
+        page = watched.open().page
+        assert httpx.get(f"{production_server.base_url}/v1/models/demo64").json()["engine"] == "triton"
+        assert all(watched.pixels(f"#grid li:nth-child({i}) img")["variance"] > 20 for i in (1, PER_PAGE))
+        watched.select_seed(4)
+        before = watched.pixels("#current-img")["hash"]
+        watched.drag("#dir-ganspace-1", 2)
+        assert watched.pixels("#current-img")["hash"] != before
+        page.click("#save")
+        page.wait_for_function("document.querySelector('#current-id').textContent !== 'not saved'")
+        saved_id = page.text_content("#current-id")
+        page.reload()
+        page.wait_for_selector("#grid[data-loaded]")
+        page.click("#tab-saved")
+        page.wait_for_selector(f"#saved li[data-id='{saved_id}']")  # kept in the durable Redis
+        watched.check_clean()
+    finally:
+        context.close()
