@@ -84,6 +84,10 @@ def playground_screenshot(base_url: str, seed: int) -> str:
         page.click(f"#grid button[data-seed='{seed}']")
         page.wait_for_function("window.__ganservePerf.shownSeq >= 1", timeout=60_000)
         page.screenshot(path=str(OUT / "playground.png"))
+        # The training view: the run's log and evaluations, plotted live from GET .../training.
+        page.click("#tab-training")
+        page.wait_for_selector("#training-body:not([hidden])", timeout=60_000)
+        page.locator("#panel-training").screenshot(path=str(OUT / "training.png"))
         browser.close()
     return "images/playground.png"
 
@@ -98,6 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ganserve-docs-") as tmp, gateway({}, Path(tmp), args.model) as (server, _):
         made = make_images(server.base_url, args.model, args.edit_direction, args.children_class)
         made["pictures"]["playground"] = {"file": playground_screenshot(server.base_url, 2)}
+        made["pictures"]["training"] = {"file": "images/training.png"}
     (OUT / "images.json").write_text(json.dumps(made, indent=1) + "\n")
     print(f"wrote {OUT}: {', '.join(p['file'] for p in made['pictures'].values())}")
 
