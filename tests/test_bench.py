@@ -47,7 +47,7 @@ def test_run_benchmark_writes_results(tmp_path):
 
     server = result["server"]
     assert server["startup"]["time_to_ready_s"] > 0
-    assert server["startup"]["readyz_body"]["models"] == ["demo64"]
+    assert "demo64" in server["startup"]["readyz_body"]["models"]  # the committed models, as `make serve` serves them
     assert server["libraries_after_load"]["onnxruntime"] is True  # the /proc check sees native libraries
     assert server["torch_loaded"] is False
     assert server["memory_after_load"]["rss_bytes"] > 0
