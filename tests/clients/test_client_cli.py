@@ -80,8 +80,13 @@ def test_errors_are_one_line_and_exit_1(url, tmp_path):
     assert result.exit_code == 1 and "InvalidInput" in result.output and "class" in result.output
     result = run(url, "models")
     assert result.exit_code == 0 and "demo64" in result.output and "cond16" in result.output
-    result = run(url, "generate", "--seeds", "1", "--out", str(tmp_path))  # two models: --model is needed
-    assert result.exit_code == 2 and "--model" in result.output
+    # Without --model: the server's default model (demo64 in the tests), the same bytes as naming it.
+    result = run(url, "generate", "--seeds", "1", "--out", str(tmp_path / "default"))
+    assert result.exit_code == 0, result.output
+    named = run(url, "generate", "--model", "demo64", "--seeds", "1", "--out", str(tmp_path / "named"))
+    assert (
+        named.exit_code == 0 and (tmp_path / "default" / "seed0001.png").read_bytes() == (tmp_path / "named" / "seed0001.png").read_bytes()
+    )
 
 
 def test_directions_lists_them(url):
