@@ -138,3 +138,16 @@ def test_readme_states_the_parity_the_tests_assert():
         f" within {tolerances.SYNTHESIS_ULPS} float32 roundings of the largest value"
     )
     assert stated in text
+
+
+def test_the_training_curve_in_training_md_is_the_evaluation_log():
+    """docs/training.md's progress table has one row per evaluated snapshot of the committed run, as
+    evaluation.jsonl has it (make the rows again after `ganserve evaluate`)."""
+    records = [json.loads(line) for line in (REPO_ROOT / "runs" / "emoji32" / "evaluation.jsonl").read_text().splitlines()]
+    text = TRAINING.read_text()
+    missing = []
+    for record in sorted(records, key=lambda r: r["kimg"]):
+        row = f"| {record['kimg']} | {record['fd']:.2f} | {record['fd_ratio']:.1f} | {record['class_accuracy']:.1%} |"
+        if row not in text:
+            missing.append(row)
+    assert not missing, missing

@@ -48,6 +48,7 @@ class ModelPipeline:
         self.digest = artifact.digest
         self.w_avg = artifact.load_w_avg()
         self.directions = Directions.load(artifact)
+        self.layer_ranges = layer_ranges(self.config)  # computed once: edits resolve layers on every request
 
         def batcher(fn: Callable[..., Any], name: str) -> MicroBatcher:
             delay = settings.batch_max_delay_ms / 1000
@@ -165,7 +166,7 @@ class ModelPipeline:
                 raise InvalidInput(field, f"layer indices must be 0-{cfg.num_ws - 1}")
             return sorted(set(spec))
         try:
-            return latents.parse_layers(spec, cfg.num_ws, layer_ranges(cfg))
+            return latents.parse_layers(spec, cfg.num_ws, self.layer_ranges)
         except ValueError as exc:
             raise InvalidInput(field, str(exc)) from None
 
