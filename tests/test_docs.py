@@ -56,7 +56,34 @@ PERFORMANCE = REPO_ROOT / "docs" / "performance.md"
 SG3T = "networks.sg3t-256"
 HTTP_C1 = "server.http.levels[0]"
 
+SLIDER = "bench-slider-20261202T023850Z.json"
+PLAYGROUND = "bench-playground-20261202T023912Z.json"
+
 FIGURES = [
+    figure(README, SLIDER, "p50 {:.1f} / {:.1f} ms".format, "http[0].edited_latency_ms.p50", "http[0].plain_latency_ms.p50"),
+    figure(README, PLAYGROUND, "| p50 {:.1f} ms |".format, "drag.latency_ms.p50"),
+    *[
+        figure(
+            PERFORMANCE,
+            SLIDER,
+            lambda c, a, b, d, e: f"| {c} | {a:.1f} / {b:.1f} | {d:.1f} / {e:.1f} |",
+            f"http[{i}].concurrency",
+            f"http[{i}].plain_latency_ms.p50",
+            f"http[{i}].plain_latency_ms.p99",
+            f"http[{i}].edited_latency_ms.p50",
+            f"http[{i}].edited_latency_ms.p99",
+        )
+        for i in range(2)
+    ],
+    figure(
+        PERFORMANCE,
+        SLIDER,
+        "adds {:.3f} ms at p50 for one edit\nand {:.3f} ms for 16".format,
+        "edit_in_process.1_edits.added_p50_ms",
+        "edit_in_process.16_edits.added_p50_ms",
+    ),
+    figure(PERFORMANCE, PLAYGROUND, "thumbnails, p50 {:.0f} ms over 5 fresh loads".format, "first_render.in_page_ms.p50"),
+    figure(PERFORMANCE, PLAYGROUND, "p50 {:.1f} ms and p99 {:.1f} ms over 20 drags".format, "drag.latency_ms.p50", "drag.latency_ms.p99"),
     figure(README, BENCH, "p50 {:.1f} ms, {:.0f} images/s".format, f"{HTTP_C1}.latency_ms.p50", f"{HTTP_C1}.throughput_images_per_s"),
     figure(README, BENCH, "| {:.0f} images/s |".format, "server.http.levels[2].throughput_images_per_s"),
     figure(README, BENCH, "| {:.0f} images/s |".format, "server.http.hot.throughput_images_per_s"),

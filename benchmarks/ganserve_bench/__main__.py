@@ -84,7 +84,7 @@ def cache(
 
 @app.command()
 def slider(
-    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    model: Annotated[str, typer.Option(help="model name (a conditional one is asked for its first class)")] = "emoji32",
     requests: Annotated[int, typer.Option(help="requests per arm (plain, edited) and level")] = 200,
     concurrency: Annotated[str, typer.Option(help="comma-separated levels")] = "1,8",
     out: Out = RESULTS,
@@ -117,7 +117,7 @@ def training(
 
 @app.command()
 def playground(
-    model: Annotated[str, typer.Option(help="model name")] = "demo64",
+    model: Annotated[str, typer.Option(help="model name")] = "emoji32",
     loads: Annotated[int, typer.Option(help="fresh page loads timed to a full seed grid")] = 5,
     drags: Annotated[int, typer.Option(help="slider drags timed to the new image shown")] = 20,
     out: Out = RESULTS,

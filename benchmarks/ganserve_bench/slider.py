@@ -36,9 +36,11 @@ def strengths(count: int) -> list[float]:
     return [round(-3 + 6 * i / max(count - 1, 1), 6) for i in range(count)]
 
 
-async def _arm(client: httpx.AsyncClient, model: str, values: list[float | None], concurrency: int) -> tuple[list[float], dict]:
+async def _arm(
+    client: httpx.AsyncClient, model: str, values: list[float | None], concurrency: int, base: dict[str, str]
+) -> tuple[list[float], dict]:
     async def get(value: float | None) -> str:
-        params = {} if value is None else {"edit": f"{DIRECTION}:{value}"}
+        params = dict(base) if value is None else {**base, "edit": f"{DIRECTION}:{value}"}
         try:
             response = await client.get(f"/v1/models/{model}/seeds/{SEED}.png", params=params)
         except httpx.HTTPError as exc:
@@ -51,23 +53,23 @@ async def _arm(client: httpx.AsyncClient, model: str, values: list[float | None]
     return latencies, dict(outcomes)
 
 
-async def _http(base_url: str, model: str, requests: int, levels: list[int], log) -> list[dict]:
+async def _http(base_url: str, model: str, requests: int, levels: list[int], base: dict[str, str], log) -> list[dict]:
     limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
     runs = []
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as client:
-        (await client.get(f"/v1/models/{model}/seeds/{SEED}.png")).raise_for_status()  # w now cached
+        (await client.get(f"/v1/models/{model}/seeds/{SEED}.png", params=base)).raise_for_status()  # w now cached
         for level in levels:
-            await _arm(client, model, [None] * 2 * level, level)  # connections open, threads warm
+            await _arm(client, model, [None] * 2 * level, level, base)  # connections open, threads warm
             per_round = max(1, requests // ROUNDS)
             plain: list[float] = []
             edited: list[float] = []
             outcomes: dict[str, dict] = {"plain": {}, "edited": {}}
             for round_index in range(ROUNDS):
-                latencies, counts = await _arm(client, model, [None] * per_round, level)
+                latencies, counts = await _arm(client, model, [None] * per_round, level, base)
                 plain += latencies
                 outcomes["plain"][round_index] = counts
                 values = strengths(per_round * ROUNDS)[round_index::ROUNDS]
-                latencies, counts = await _arm(client, model, list(values), level)
+                latencies, counts = await _arm(client, model, list(values), level, base)
                 edited += latencies
                 outcomes["edited"][round_index] = counts
             run = {
@@ -126,7 +128,8 @@ def run_slider_benchmark(model: str, out: Path, requests: int, levels: list[int]
     env = {"GANSERVE_IMAGE_CACHE_BYTES": "0"}
     with tempfile.TemporaryDirectory(prefix="ganserve-bench-") as tmp, gateway(env, Path(tmp), model) as (server, startup):
         info = httpx.get(f"{server.base_url}/v1/models/{model}", timeout=10).json()
-        runs = asyncio.run(_http(server.base_url, model, requests, levels, log))
+        base = {"class": "0"} if info["c_dim"] else {}  # a conditional model: its first class
+        runs = asyncio.run(_http(server.base_url, model, requests, levels, base, log))
     cost = edit_cost(model, None, seconds=1.0)
     finish_machine(cpu, machine)
     model_info = {"name": model, "resolution": info["resolution"], "version": info["version"], "engine": info["engine"]}
@@ -135,6 +138,7 @@ def run_slider_benchmark(model: str, out: Path, requests: int, levels: list[int]
         "model": model_info,
         "direction": DIRECTION,
         "seed": SEED,
+        "query": base,
         "image_cache": "off (GANSERVE_IMAGE_CACHE_BYTES=0): both arms synthesise every image; w from the w cache",
         "http": runs,
         "edit_in_process": cost,
