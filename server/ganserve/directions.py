@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -251,8 +252,9 @@ class Directions:
             found += [self._class_direction(i, j) for i in range(count) for j in range(count) if i != j]
         return found
 
-    def ganspace(self) -> tuple[np.ndarray, np.ndarray]:
-        """(components [k, w_dim], σ [k]): the basis children are drawn in."""
+    @cached_property
+    def ganspace_basis(self) -> tuple[np.ndarray, np.ndarray]:
+        """(components [k, w_dim], σ [k]): the basis children are drawn in (k = 0 without directions)."""
         chosen = [d for d in self._by_id.values() if d.method == "ganspace"]
         if not chosen:
             return np.zeros([0, self.config.w_dim], np.float32), np.zeros([0], np.float32)

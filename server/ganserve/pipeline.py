@@ -23,6 +23,8 @@ from ganserve.protocol import IDENTITY, Edit, Latent, NoiseMode, View
 from ganserve.settings import Settings
 from ganserve.store import LatentStore
 
+ResolvedEdit = tuple[Direction, float, list[int]]  # an edit checked against the model: direction, strength, ws indices
+
 
 def _decode_w(value: bytes | None, w_dim: int) -> np.ndarray | None:
     """A cached w, or None for a miss or an entry that is not a w of this model (treated as a miss)."""
@@ -158,15 +160,16 @@ class ModelPipeline:
         return ws
 
     # -- edits ---------------------------------------------------------------------------------
-    def layer_indices(self, spec: str | list[int], field: str) -> list[int]:
-        """Mixing's layer names and ranges, plus 'all' -> sorted ws indices."""
+    def layer_indices(self, spec: str | list[int], field: str, with_all: bool = True) -> list[int]:
+        """Layer names (coarse, middle, fine, and 'all' unless with_all is off: mixing's names),
+        ranges or indices -> sorted ws indices."""
         cfg = self.config
         if isinstance(spec, list):
             if not spec or any(not 0 <= i < cfg.num_ws for i in spec):
                 raise InvalidInput(field, f"layer indices must be 0-{cfg.num_ws - 1}")
             return sorted(set(spec))
         try:
-            return latents.parse_layers(spec, cfg.num_ws, self.layer_ranges)
+            return latents.parse_layers(spec, cfg.num_ws, self.layer_ranges if with_all else cfg.layer_groups)
         except ValueError as exc:
             raise InvalidInput(field, str(exc)) from None
 
@@ -178,7 +181,7 @@ class ModelPipeline:
             raise InvalidInput(field, f"unknown direction {direction_id!r}; see GET /v1/models/{self.config.name}/directions")
         return found
 
-    def resolved_edits(self, edits: list[Edit], field: str) -> list[tuple[Direction, float, list[int]]]:
+    def resolved_edits(self, edits: list[Edit], field: str) -> list[ResolvedEdit]:
         """Each edit's direction, strength and ws indices, checked, before any work; `field` names the list."""
         most = self.settings.max_edits
         if len(edits) > most:
@@ -200,11 +203,14 @@ class ModelPipeline:
         return self._offsets([(item, field)])
 
     def _offsets(self, named: list[tuple[Latent, str]]) -> np.ndarray | None:
-        checked = [self.resolved_edits(item.edits, f"{field}.edits") for item, field in named]
-        if not any(checked):
+        return self.offsets_of([self.resolved_edits(item.edits, f"{field}.edits") for item, field in named])
+
+    def offsets_of(self, resolved: list[list[ResolvedEdit]]) -> np.ndarray | None:
+        """The offsets [N, num_ws, w_dim] of edits already resolved (resolved_edits), a list per latent."""
+        if not any(resolved):
             return None
-        offsets = np.zeros((len(named), self.config.num_ws, self.config.w_dim), dtype=np.float32)
-        for row, edits in enumerate(checked):
+        offsets = np.zeros((len(resolved), self.config.num_ws, self.config.w_dim), dtype=np.float32)
+        for row, edits in enumerate(resolved):
             for direction, strength, layers in edits:
                 offsets[row, layers] += np.float32(strength * direction.sigma) * direction.vector
         return offsets

@@ -33,6 +33,8 @@ from ganserve_client.types import (
     SavedLatent,
     Space,
     as_latent,
+    from_known_fields,
+    layer_spec,
 )
 
 HTTP_FORMATS = {ImageFormat.png: "png", ImageFormat.jpeg: "jpg", ImageFormat.webp: "webp"}
@@ -105,11 +107,6 @@ def _latent_pb(latent: Latent) -> pb.Latent:
         return pb.Latent(**fields, edits=edits)
     array = np.asarray(latent.value, np.float32)
     return pb.Latent(**{latent.kind: pb.FloatTensor(shape=list(array.shape), values=array.ravel().tolist())}, edits=edits)
-
-
-def _layer_spec(layers: str | Sequence[int]) -> str:
-    """A group, ranges or indices as the wire takes them: "coarse", "0-3", "0,2,4"."""
-    return layers if isinstance(layers, str) else ",".join(str(i) for i in layers)
 
 
 def _options_json(options: Options) -> dict[str, Any]:
@@ -198,11 +195,11 @@ def list_models() -> Call:
             fields = json_format.MessageToDict(m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
             fields["layer_groups"] = {name: list(group.indices) for name, group in m.layer_groups.items()}
             fields["source"] = json_format.MessageToDict(m.source)
-            models.append(ModelInfo.from_fields(fields))
+            models.append(from_known_fields(ModelInfo, fields))
         return models
 
     return Call(
-        HttpCall("GET", "/v1/models", lambda r: [ModelInfo.from_fields(m) for m in r.json()["models"]]),
+        HttpCall("GET", "/v1/models", lambda r: [from_known_fields(ModelInfo, m) for m in r.json()["models"]]),
         GrpcCall("ListModels", pb.ListModelsRequest(), from_pb),
     )
 
@@ -289,7 +286,7 @@ def mix(
 ) -> Call:
     row_items = [_checked(x, f"rows[{i}]") for i, x in enumerate(rows)]
     column_items = [_checked(x, f"columns[{i}]") for i, x in enumerate(columns)]
-    spec = _layer_spec(layers)
+    spec = layer_spec(layers)
     request = pb.MixRequest(
         model=model,
         rows=[_latent_pb(x) for x in row_items],
@@ -327,10 +324,10 @@ def list_directions(model: str) -> Call:
     def from_pb(response: pb.ListDirectionsResponse) -> list[Direction]:
         # unset optional fields (explained_variance, eigenvalue) are left out, and so None
         options = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
-        return [Direction(**json_format.MessageToDict(d, **options)) for d in response.directions]
+        return [from_known_fields(Direction, json_format.MessageToDict(d, **options)) for d in response.directions]
 
     return Call(
-        HttpCall("GET", f"/v1/models/{model}/directions", lambda r: [Direction(**d) for d in r.json()["directions"]]),
+        HttpCall("GET", f"/v1/models/{model}/directions", lambda r: [from_known_fields(Direction, d) for d in r.json()["directions"]]),
         GrpcCall("ListDirections", pb.ListDirectionsRequest(model=model), from_pb),
     )
 
@@ -349,7 +346,7 @@ def children(
     grid: bool,
     columns: int | None,
 ) -> Call:
-    item, spec = _checked(parent, "parent"), _layer_spec(layers)
+    item, spec = _checked(parent, "parent"), layer_spec(layers)
     request = pb.ChildrenRequest(
         model=model,
         parent=_latent_pb(item),

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 class ImageFormat(StrEnum):
@@ -36,6 +39,17 @@ class LatentKind(StrEnum):
     ws = "ws"
 
 
+def layer_spec(layers: str | Sequence[int]) -> str:
+    """A group, ranges or indices as the wire takes them: "coarse", "0-3", "0,2,4"."""
+    return layers if isinstance(layers, str) else ",".join(str(i) for i in layers)
+
+
+def from_known_fields(cls: type[T], fields: dict) -> T:
+    """A dataclass from the server's fields, ignoring any it does not know (a newer server's)."""
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{name: value for name, value in fields.items() if name in known})
+
+
 @dataclass(frozen=True)
 class Edit:
     """A move along a direction (Client.directions): strength x the direction's sigma is added to
@@ -52,9 +66,7 @@ class Edit:
     @property
     def layer_spec(self) -> str:
         """The layers as the wire takes them: "" for the direction's own, else a group or "0,2,4"."""
-        if self.layers is None:
-            return ""
-        return self.layers if isinstance(self.layers, str) else ",".join(str(i) for i in self.layers)
+        return "" if self.layers is None else layer_spec(self.layers)
 
 
 @dataclass(frozen=True)
@@ -202,12 +214,6 @@ class ModelInfo:
     source: dict
     default: bool = False  # the server's model for a client with no preference
     training_log: bool = False  # the server has this model's training run (GET /v1/models/{model}/training)
-
-    @classmethod
-    def from_fields(cls, fields: dict) -> ModelInfo:
-        """From the server's fields, ignoring any this client does not know (a newer server's)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in fields.items() if name in known})
 
 
 @dataclass

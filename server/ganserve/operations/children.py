@@ -30,7 +30,7 @@ def check(state: AppState, pipeline: ModelPipeline, body: ChildrenRequest) -> li
     most = state.settings.max_images
     if body.count + body.include_parent > most:
         raise InvalidInput("count", f"at most {most} images per request, the parent included (GANSERVE_MAX_IMAGES)")
-    components, _ = pipeline.directions.ganspace()
+    components, _ = pipeline.directions.ganspace_basis
     if not len(components):
         raise InvalidInput("parent", f"model {pipeline.config.name} has no GANSpace directions to draw children along")
     pipeline.check_view(body.view)
@@ -48,7 +48,7 @@ async def children(state: AppState, pipeline: ModelPipeline, body: ChildrenReque
     class_index = pipeline.class_index(body.class_)
     offsets = pipeline.edit_offset(body.parent, "parent")
     parent = pipeline.truncate(await pipeline.to_ws([body.parent], class_index, "parent"), body.psi, body.cutoff, offsets)
-    components, sigmas = pipeline.directions.ganspace()
+    components, sigmas = pipeline.directions.ganspace_basis
     ws = np.repeat(parent, body.count, axis=0)
     ws[:, layers] += child_offsets(components, sigmas, body.count, body.spread, body.seed)[:, None]
     if body.include_parent:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ganserve.directions import layer_ranges
 from ganserve.pipeline import ModelPipeline
 from ganserve.protocol import DirectionInfo
 
 
 def list_directions(pipeline: ModelPipeline) -> list[DirectionInfo]:
-    ranges = layer_ranges(pipeline.config)
+    ranges = pipeline.layer_ranges
     return [
         DirectionInfo(
             id=d.id,

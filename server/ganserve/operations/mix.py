@@ -21,19 +21,6 @@ class Mix:
     ws: np.ndarray | None  # the cells' final ws [N, num_ws, w_dim]; None for a grid
 
 
-def resolve_layers(body: MixRequest, pipeline: ModelPipeline) -> list[int]:
-    cfg = pipeline.config
-    if isinstance(body.layers, list):
-        bad = [i for i in body.layers if not 0 <= i < cfg.num_ws]
-        if bad or not body.layers:
-            raise InvalidInput("layers", f"layer indices must be 0-{cfg.num_ws - 1}")
-        return sorted(set(body.layers))
-    try:
-        return latents.parse_layers(body.layers, cfg.num_ws, cfg.layer_groups)
-    except ValueError as exc:
-        raise InvalidInput("layers", str(exc)) from None
-
-
 def check(body: MixRequest, settings: Settings) -> None:
     side = settings.max_mix_side
     for name, items in (("rows", body.rows), ("columns", body.columns)):
@@ -59,7 +46,7 @@ async def mix(state: AppState, pipeline: ModelPipeline, body: MixRequest) -> Mix
     """The grid (column sources along the top, row sources on the left, cells between), every cell,
     or the one cell of output=cell."""
     check(body, state.settings)
-    layers = resolve_layers(body, pipeline)
+    layers = pipeline.layer_indices(body.layers, "layers", with_all=False)
     class_index = pipeline.class_index(body.class_)
     row_offsets, column_offsets = pipeline.edit_offsets(body.rows, "rows"), pipeline.edit_offsets(body.columns, "columns")
     row_ws = await pipeline.to_ws(body.rows, class_index, "rows")

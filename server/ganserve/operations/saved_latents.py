@@ -69,10 +69,11 @@ async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.
         source["cutoff"] = body.cutoff
     if class_index is not None:
         source["class"] = class_index
-    if edited_default and np.array_equal(ws, np.broadcast_to(ws[0], ws.shape)):
+    one_w = np.array_equal(ws, np.broadcast_to(ws[0], ws.shape))
+    if edited_default and one_w:
         kind = "w"
     if kind == "w":
-        if not np.array_equal(ws, np.broadcast_to(ws[0], ws.shape)):
+        if not one_w:
             raise InvalidInput("kind", "these ws differ between layers (a ws latent, or a cutoff): save them as kind ws")
         return ws[0], source, kind
     return ws, source, kind

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ganserve.cache import cache_key
 from ganserve.encode import MEDIA_TYPES, encode_image, encoder_signature
-from ganserve.pipeline import ModelPipeline
+from ganserve.pipeline import ModelPipeline, ResolvedEdit
 from ganserve.protocol import NoiseMode, StableImageRequest
 from ganserve.state import AppState
 
@@ -30,22 +30,27 @@ def _never(tag: str) -> bool:
     return False
 
 
-def _edits_key(pipeline: ModelPipeline, body: StableImageRequest) -> str:
+def _edits_key(pipeline: ModelPipeline, edits: list[ResolvedEdit]) -> str:
     """The edits as they act (direction, strength, ws indices) and the stored directions' digest;
     empty without edits, so that a URL without edits keeps the tag it had before edits existed."""
-    edits = pipeline.resolved_edits(body.latent.edits, "edit")  # the query parameter's name
     if not edits:
         return ""
     parts = [f"{direction.id}:{strength!r}@{','.join(map(str, layers))}" for direction, strength, layers in edits]
     return f"|edits={';'.join(parts)}|{pipeline.directions.digest}"
 
 
-def _tag(state: AppState, pipeline: ModelPipeline, body: StableImageRequest, class_index: int | None) -> str:
+def _tag(
+    state: AppState,
+    pipeline: ModelPipeline,
+    body: StableImageRequest,
+    class_index: int | None,
+    edits: list[ResolvedEdit],
+) -> str:
     source = f"seed={body.latent.seed}" if body.latent.seed is not None else f"id={body.latent.id}"
     noise_key = f"{body.noise}:{body.noise_seed}" if body.noise == NoiseMode.random else str(body.noise)
     view = body.view
     view_key = "" if view.is_identity else f"|{view.translate[0]!r},{view.translate[1]!r}|{view.rotate!r}"
-    params = f"{source}|{body.psi!r}|{body.cutoff}|{noise_key}|{class_index}|{body.format}{view_key}{_edits_key(pipeline, body)}"
+    params = f"{source}|{body.psi!r}|{body.cutoff}|{noise_key}|{class_index}|{body.format}{view_key}{_edits_key(pipeline, edits)}"
     key = f"{pipeline.digest}|{pipeline.engine.name}|{encoder_signature(state.settings)}|{params}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -59,15 +64,15 @@ async def stable_image(
     class_index = pipeline.class_index(body.class_)
     pipeline.check_cutoff(body.cutoff)
     pipeline.check_view(body.view)
-    tag = _tag(state, pipeline, body, class_index)
+    edits = pipeline.resolved_edits(body.latent.edits, "edit")  # named as the query parameter
+    tag = _tag(state, pipeline, body, class_index, edits)
     media_type = MEDIA_TYPES[body.format]
     if client_has(tag):
         return StableImage(tag, media_type, None)
     image_key = cache_key(pipeline.config.name, pipeline.digest, "img", tag)
     (data,) = await state.image_cache.get_many([image_key])
     if data is None:
-        offsets = pipeline.edit_offset(body.latent, "latent")
-        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index), body.psi, body.cutoff, offsets)
+        ws = pipeline.truncate(await pipeline.to_ws([latent], class_index), body.psi, body.cutoff, pipeline.offsets_of([edits]))
         image = (await pipeline.synthesize(ws, body.noise, body.noise_seed, view=body.view))[0]
         state.metrics.images.labels(pipeline.config.name).inc()
         data = await state.run_blocking(encode_image, image, body.format, state.settings)
