@@ -56,7 +56,7 @@ PERFORMANCE = REPO_ROOT / "docs" / "performance.md"
 SG3T = "networks.sg3t-256"
 HTTP_C1 = "server.http.levels[0]"
 
-SLIDER = "bench-slider-20261202T023850Z.json"
+SLIDER = "bench-slider-20261202T031803Z.json"
 PLAYGROUND = "bench-playground-20261202T023912Z.json"
 
 FIGURES = [
