@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test system-deps lint format bench bench-triton bench-cache bench-grpc bench-slider bench-training docs-images compile import proto triton-env triton clean
+.PHONY: serve test fuzz system-deps lint format bench bench-triton bench-cache bench-grpc bench-slider bench-training docs-images compile import proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -52,6 +52,13 @@ test: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The fuzz tests with many more examples than `make test` runs, and schemathesis' coverage phase
+# (boundary values of every parameter): tests/api/test_fuzz.py (schemathesis over HTTP) and
+# tests/rpc/test_rpc_fuzz.py (hypothesis over gRPC), each against a gateway it starts. Long.
+FUZZ_EXAMPLES ?= 500
+fuzz: $(BIN)/.test-deps
+	GANSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/api/test_fuzz.py tests/rpc/test_rpc_fuzz.py
 
 lint: $(BIN)/.test-deps
 	$(BIN)/ruff check server tests clients benchmarks docs

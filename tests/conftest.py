@@ -3,15 +3,21 @@ NVlabs reference weights (compiled to ONNX once per session), and an app serving
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ganserve.access.key_stores import SQLiteKeyStore  # noqa: E402
+from ganserve.access.keys import Scope, new_key  # noqa: E402
 from ganserve.api.app import create_app  # noqa: E402
 from ganserve.artifacts import save_artifact  # noqa: E402
 from ganserve.repository import Target  # noqa: E402
@@ -53,6 +59,8 @@ def settings(model_dirs) -> Settings:
     models, repository = model_dirs
     latents_path = models.parent / "latents.sqlite3"
     limits = {"max_images": 8, "max_frames": 16, "max_mix_side": 3}
+    # No rate limits: the tests call far faster than a product app; tests/api/test_access.py tests them at their defaults.
+    limits |= {"rate_limit_requests_per_s": 0, "rate_limit_images_per_s": 0}
     # The tests' default: demo64 (the shipped default, emoji32, is tested as shipped in tests/training/test_demo_model.py).
     # No gRPC by default: apps started side by side would share a port; `client` gives each its own.
     return Settings(
@@ -104,8 +112,24 @@ def served_env(settings: Settings, workdir: Path, **extra: str) -> dict[str, str
         "GANSERVE_MAX_FRAMES": str(settings.max_frames),
         "GANSERVE_MAX_MIX_SIDE": str(settings.max_mix_side),
         "GANSERVE_DEFAULT_MODEL": settings.default_model,
+        "GANSERVE_RATE_LIMIT_REQUESTS_PER_S": str(settings.rate_limit_requests_per_s),
+        "GANSERVE_RATE_LIMIT_IMAGES_PER_S": str(settings.rate_limit_images_per_s),
     }
     return {**env, **{f"GANSERVE_{key.upper()}": value for key, value in extra.items()}}
+
+
+def make_keys(path: Path, **scopes: list[Scope]) -> dict[str, str]:
+    """{name: key text}, stored where the gateway will look."""
+
+    async def add() -> dict[str, str]:
+        store, made = SQLiteKeyStore(path), {}
+        for name, granted in scopes.items():
+            made[name], key = new_key(granted, name)
+            await store.add(key)
+        await store.close()
+        return made
+
+    return asyncio.run(add())
 
 
 def assert_error(response, status: int, field: str | None = None) -> dict:
@@ -116,3 +140,38 @@ def assert_error(response, status: int, field: str | None = None) -> dict:
     if field is not None:
         assert error["field"] == field, error
     return error
+
+
+# A walk long enough that its call ends (deadline, cancellation) while the server is still synthesising it.
+LONG_WALK = 1024
+
+
+@pytest.fixture(scope="session")
+def frame_by_frame_server(settings, tmp_path_factory):
+    """`ganserve serve` that synthesises a walk one engine call per frame, up to LONG_WALK frames: a
+    stream whose work can be seen to stop (ganserve_images_total) when its call ends early."""
+    workdir = tmp_path_factory.mktemp("frame_by_frame")
+    env = served_env(settings, workdir, batch_max_size="1", max_frames=str(LONG_WALK))
+    with gateway(env, workdir, COND_MODEL) as (server, _):
+        yield server
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """One sample of a /metrics page, by its full name and exact labels; 0 when absent (a labelled
+    counter appears at its first increment)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+def await_metric(base_url: str, name: str, value: float, timeout_s: float = 10.0, **labels: str) -> str:
+    """The gateway's /metrics once the sample has reached value (or timeout_s passed): a call cut short
+    is recorded when the server's side of it ends, after the client has given up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = httpx.get(f"{base_url}/metrics").text
+        if metric(text, name, **labels) >= value or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)

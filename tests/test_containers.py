@@ -10,6 +10,7 @@ podman cannot start a container at all.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -103,6 +104,8 @@ class Stack:
     metrics_port: int = field(default_factory=free_port)
 
     services = ("triton-cpu", "redis-cache", "redis-store", "gateway")
+    headers: dict[str, str] = field(default_factory=dict)  # an admin key's, once the stack is up
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def url(self) -> str:
@@ -135,6 +138,10 @@ def stack(images) -> Stack:
     try:
         stack.compose("up", "-d")
         stack.wait_ready()
+        # Keys are required in the stack: one made inside the gateway's container, in the durable Redis.
+        created = podman("exec", stack.container("gateway"), "ganserve", "keys", "create", "--scope", "admin", "--json").stdout
+        stack.headers = {"Authorization": f"Bearer {json.loads(created)['key']}"}
+        stack.metadata = (("authorization", stack.headers["Authorization"]),)
         yield stack
     finally:
         stack.compose("down", "-v", check=False)
@@ -148,17 +155,18 @@ def triton_inferences(stack: Stack, model: str) -> int:
 
 
 def test_stack_generates_through_triton(stack, embedded):
-    models = httpx.get(f"{stack.url}/v1/models", timeout=10).json()["models"]
+    assert httpx.get(f"{stack.url}/v1/models", timeout=10).status_code == 401  # keys required: compose's default
+    models = httpx.get(f"{stack.url}/v1/models", headers=stack.headers, timeout=10).json()["models"]
     assert {model["name"]: model["engine"] for model in models} == {"demo64": "triton", "emoji32": "triton"}
     assert [model["name"] for model in models if model["default"]] == ["emoji32"]
     before = triton_inferences(stack, "demo64_synthesis")
-    image = httpx.get(f"{stack.url}{SEED_PNG}", timeout=30)
+    image = httpx.get(f"{stack.url}{SEED_PNG}", headers=stack.headers, timeout=30)
     assert image.status_code == 200 and image.headers["content-type"] == "image/png", image.text
     assert triton_inferences(stack, "demo64_synthesis") > before
     # Triton runs the same ONNX graphs with ONNX Runtime: the same bytes as the embedded engine.
     assert image.content == embedded.get(SEED_PNG).content
     # The image carries the model's directions: an edit gives the embedded engine's bytes too.
-    edited = httpx.get(f"{stack.url}{SEED_PNG}?edit=ganspace-0:2@coarse", timeout=30)
+    edited = httpx.get(f"{stack.url}{SEED_PNG}?edit=ganspace-0:2@coarse", headers=stack.headers, timeout=30)
     assert edited.status_code == 200 and edited.content != image.content, edited.text
     assert edited.content == embedded.get(f"{SEED_PNG}?edit=ganspace-0:2@coarse").content
 
@@ -166,14 +174,15 @@ def test_stack_generates_through_triton(stack, embedded):
 def test_grpc_api_reachable_from_the_host(stack):
     assert_grpc_serving(stack.grpc_target)
     with grpc.insecure_channel(stack.grpc_target) as channel:
-        models = ganserve_pb2_grpc.GeneratorStub(channel).ListModels(pb.ListModelsRequest(), timeout=10).models
+        models = ganserve_pb2_grpc.GeneratorStub(channel).ListModels(pb.ListModelsRequest(), metadata=stack.metadata, timeout=10).models
     assert [(model.name, model.engine) for model in models] == [("demo64", "triton"), ("emoji32", "triton")]
 
 
 def test_saved_latent_survives_a_gateway_restart(stack):
     """A save lives in the durable Redis store (not in the gateway's container, whose files a restart
     keeps): it is there after the gateway and that Redis restart."""
-    response = httpx.post(f"{stack.url}/v1/latents", json={"model": "demo64", "latent": {"seed": 7}, "kind": "w"}, timeout=30)
+    body = {"model": "demo64", "latent": {"seed": 7}, "kind": "w"}
+    response = httpx.post(f"{stack.url}/v1/latents", json=body, headers=stack.headers, timeout=30)
     assert response.status_code == 201, response.text
     saved = response.json()
     in_redis = podman("exec", stack.container("redis-store"), "redis-cli", "exists", f"ganserve:latent:{saved['id']}").stdout
@@ -181,7 +190,8 @@ def test_saved_latent_survives_a_gateway_restart(stack):
     stack.compose("restart", "redis-store", "gateway")
     containers = [stack.container("redis-store"), stack.container("gateway")]
     wait_for(lambda: ready(stack.url) and healthy(containers[0]), "the gateway and redis-store back after the restart", containers)
-    assert httpx.get(f"{stack.url}/v1/latents/{saved['id']}", timeout=10).json() == saved
+    assert httpx.get(f"{stack.url}/v1/latents/{saved['id']}", headers=stack.headers, timeout=10).json() == saved
     with grpc.insecure_channel(stack.grpc_target) as channel:
-        over_grpc = ganserve_pb2_grpc.GeneratorStub(channel).GetLatent(pb.GetLatentRequest(id=saved["id"]), timeout=10)
+        stub = ganserve_pb2_grpc.GeneratorStub(channel)
+        over_grpc = stub.GetLatent(pb.GetLatentRequest(id=saved["id"]), metadata=stack.metadata, timeout=10)
     assert over_grpc.model == "demo64" and len(over_grpc.values.values) == len(saved["values"])

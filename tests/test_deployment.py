@@ -119,6 +119,7 @@ def test_gateway(services):
     assert {k: v for k, v in gateway["depends_on"].items() if k in TRITON_VARIANTS} == triton_dependencies
     assert gateway["environment"]["GANSERVE_REDIS_URL"] == "redis://redis-cache:6379/0"
     assert gateway["environment"]["GANSERVE_REDIS_STORE_URL"] == "redis://redis-store:6379/0"
+    assert gateway["environment"]["GANSERVE_AUTH"] == "keys"  # keys required on a network; `make serve` stays open
 
 
 def _option(command: list[str], flag: str) -> str:

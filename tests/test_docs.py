@@ -178,3 +178,14 @@ def test_the_training_curve_in_training_md_is_the_evaluation_log():
         if row not in text:
             missing.append(row)
     assert not missing, missing
+
+
+def test_the_limits_security_md_states_are_the_settings_defaults():
+    """Its table of limits, row by row: `GANSERVE_X` | default | …, against Settings()."""
+    from ganserve.settings import Settings
+
+    defaults = Settings()
+    rows = re.findall(r"^\| `GANSERVE_([A-Z_]+)` \| ([0-9]+) \|", (REPO_ROOT / "docs" / "security.md").read_text(), re.MULTILINE)
+    assert len(rows) == 7
+    for name, stated in rows:
+        assert getattr(defaults, name.lower()) == int(stated), name

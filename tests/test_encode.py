@@ -32,3 +32,16 @@ def test_tile_places_images_row_major():
     grid = tile(images, columns=2)
     assert grid.shape == (4, 4, 3)
     assert grid[0, 0, 0] == 1 and grid[0, 2, 0] == 2 and grid[2, 0, 0] == 3 and grid[2, 2, 0] == 0
+
+
+@pytest.mark.parametrize("fmt", list(AnimationFormat))
+@pytest.mark.parametrize("fps", [5e-324, 1e-3, 0.09])
+def test_a_very_slow_animation_is_encoded_at_the_slowest_frame_the_format_carries(fmt, fps):
+    """The API takes any fps > 0: 1000 / 5e-324 ms is inf, and 64 identical GIF frames (which
+    Pillow merges, adding their delays) of 11 s each overflow GIF's 16-bit delay. Found by
+    tests/api/test_fuzz.py (a 500 for fps 5e-324)."""
+    frames = np.stack([IMAGE] * 64)
+    decoded = Image.open(io.BytesIO(encode_animation(frames, fmt, fps=fps, settings=Settings())))
+    assert decoded.size == (8, 8)
+    if fmt == AnimationFormat.gif:
+        assert decoded.info["duration"] > 1000  # slow, as asked, as far as the format goes

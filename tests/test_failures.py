@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from ganserve.api.app import create_app
 from ganserve.batching import Overloaded
 from ganserve.engines import EngineError
-from ganserve.errors import BodyTooLarge, InvalidInput, NotFound
+from ganserve.errors import BodyTooLarge, Busy, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, RateLimited, Unauthenticated
 from ganserve.failures import FAILURES, INTERNAL, describe, failure_of, request_id
 from ganserve.rpc.interceptors import status_of
 from ganserve.settings import Settings
@@ -40,6 +40,11 @@ TABLE = [
     (Overloaded("queue full"), 503, "overloaded", grpc.StatusCode.RESOURCE_EXHAUSTED),
     (EngineError("triton down"), 503, "engine_unavailable", grpc.StatusCode.UNAVAILABLE),
     (StoreUnavailable("redis down"), 503, "store_unavailable", grpc.StatusCode.UNAVAILABLE),
+    (Unauthenticated("generate", "no key"), 401, "unauthenticated", grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied("admin", "lacks admin"), 403, "permission_denied", grpc.StatusCode.PERMISSION_DENIED),
+    (QuotaExceeded("full"), 403, "quota_exceeded", grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (RateLimited("slow down", 2, {}), 429, "rate_limited", grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Busy("at the cap"), 503, "busy", grpc.StatusCode.UNAVAILABLE),
     (ZeroDivisionError(), 500, "internal", grpc.StatusCode.INTERNAL),
 ]
 
@@ -54,7 +59,13 @@ def test_each_failure_has_one_row_for_both_transports(exc, http_status, code, gr
 def test_every_row_names_a_grpc_status_and_transient_ones_ask_for_a_retry():
     for failure in [*FAILURES.values(), INTERNAL]:
         assert grpc.StatusCode[failure.grpc_status]
-        assert failure.retry == (failure.http_status == 503)
+        assert failure.retry == (failure.http_status in (429, 503))
+
+
+def test_a_rate_limit_report_carries_its_delay_and_fields():
+    report = describe(RateLimited("slow down", 3, {"RateLimit-Limit": "200"}))
+    assert report is not None and report.retry_after_s == 3 and dict(report.headers) == {"RateLimit-Limit": "200"}
+    assert describe(PermissionDenied("metrics", "lacks metrics")).scope == "metrics"
 
 
 def test_reports_name_the_field():

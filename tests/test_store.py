@@ -1,6 +1,7 @@
 """Saved-latent stores: the same tests on SQLite (a file in tmp_path) and on a real, durable
 redis-server (AOF, fsync always), killed and paused to test durability, failure and recovery."""
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import redis
 
-from ganserve.errors import InvalidInput
+from ganserve.errors import InvalidInput, QuotaExceeded
 from ganserve.settings import Settings
 from ganserve.store import ID_ALPHABET, ID_LENGTH, SavedLatent, StoreUnavailable, make_store, new_id
 from ganserve.store.redis import ALL, RedisLatentStore
@@ -141,6 +142,52 @@ async def test_expired_latents_are_neither_returned_nor_listed(store):
         await store.save(make_latent())
         with redis.Redis.from_url(store.url) as client:
             assert client.zscore(ALL, old.id) is None and client.zscore(ALL, soon.id) is None
+
+
+async def test_owners_list_their_own_and_the_listing_pages_per_owner_and_model(store):
+    base = time.time()
+    latents = [make_latent(model="ab"[i % 2], created=base + i, seed=i, owner=["alice", "bob", ""][i % 3]) for i in range(12)]
+    for latent in latents:
+        await store.save(latent)
+    for owner in ("alice", "bob", ""):
+        for model in (None, "a"):
+            expected = [
+                x.id for x in sorted(latents, key=lambda x: x.created, reverse=True) if x.owner == owner and model in (None, x.model)
+            ]
+            ids, cursor = [], None
+            while True:
+                page, cursor = await store.list(model, 1, cursor, owner)
+                ids += [x.id for x in page]
+                if cursor is None:
+                    break
+            assert ids == expected, (owner, model)
+    assert len((await store.list(None, 20, None))[0]) == 12  # no owner given: everyone's
+    assert (await store.get(latents[0].id)).owner == "alice"
+    assert await store.delete(latents[0].id)
+    assert latents[0].id not in {x.id for x in (await store.list(None, 20, None, "alice"))[0]}
+
+
+async def test_quota_counts_live_latents_of_the_owner_and_touches_nothing_when_full(store):
+    for i in range(3):
+        await store.save(make_latent(owner="alice", seed=i), quota=3)
+    await store.save(make_latent(owner="alice", expires=time.time() + 0.1))  # no quota on this one: alice now has 4
+    with pytest.raises(QuotaExceeded):
+        await store.save(make_latent(owner="alice"), quota=4)
+    await store.save(make_latent(owner="bob"), quota=1)  # per owner
+    time.sleep(0.15)  # the expiring one is gone: alice is back under 4
+    last = await store.save(make_latent(owner="alice"), quota=4)
+    assert await store.get(last.id) == last
+    with pytest.raises(QuotaExceeded):
+        await store.save(make_latent(owner="alice"), quota=4)
+    assert len((await store.list(None, 20, None, "alice"))[0]) == 4
+
+
+async def test_quota_holds_under_concurrent_saves(store):
+    """Saves racing for the last places: exactly the quota lands, the rest are refused."""
+    results = await asyncio.gather(*(store.save(make_latent(owner="racer", seed=i), quota=5) for i in range(12)), return_exceptions=True)
+    assert sum(isinstance(r, SavedLatent) for r in results) == 5
+    assert all(isinstance(r, QuotaExceeded) for r in results if not isinstance(r, SavedLatent))
+    assert len((await store.list(None, 20, None, "racer"))[0]) == 5
 
 
 def test_saved_latent_checks_values_against_kind():

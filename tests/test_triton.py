@@ -4,9 +4,11 @@ engine against a real tritonserver (equal outputs, readiness, failure and recove
 import shutil
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from google.protobuf import text_format
+from safetensors.numpy import load_file, save_file
 from tritonclient.grpc import model_config_pb2
 
 from ganserve.api.app import create_app
@@ -114,6 +116,24 @@ def test_triton_down_is_503_then_recovers(settings, model_dirs, tmp_path):
             print(f"recovered {time.monotonic() - restarted:.2f} s after Triton was ready again")
     finally:
         server.stop()
+
+
+def test_readyz_refuses_triton_models_compiled_from_other_weights(settings, triton_server, tmp_path):
+    """/readyz is 200 while Triton serves graphs compiled from the gateway's weights, and 503 naming the
+    graph once the gateway's demo64 has other weights under the same name (Triton serves the old ones)."""
+    on_triton = settings.model_copy(update={"engine": "triton", "triton_url": triton_server.grpc_url})
+    with TestClient(create_app(on_triton)) as client:
+        assert client.get("/readyz").status_code == 200
+    shutil.copytree(settings.models_dir / "demo64", tmp_path / "models" / "demo64")
+    weights_path = Artifact(tmp_path / "models" / "demo64").weights_path
+    weights = load_file(weights_path)
+    weights["mapping.w_avg"] = weights["mapping.w_avg"] + np.float32(0.01)  # retrained, say: same name, other weights
+    save_file(weights, weights_path)
+    with TestClient(create_app(on_triton.model_copy(update={"models_dir": tmp_path / "models"}))) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    reason = "demo64: Triton model demo64_mapping was compiled from other weights: recompile and reload it"
+    assert response.json()["reason"] == reason
 
 
 def test_gateway_starts_before_triton_and_says_not_ready(settings):

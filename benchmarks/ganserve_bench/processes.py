@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -45,13 +46,15 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s
 class GatewayProcess:
     """`ganserve serve` in a subprocess on free loopback ports (HTTP and gRPC), with env (GANSERVE_*)
     over this process's environment. It writes into workdir only: its log, and its latent store
-    unless env names another one. Always terminated by stop()."""
+    unless env names another one. Always terminated by stop(). With GANSERVE_TLS_CERT_FILE in env,
+    it is polled over HTTPS, trusting that certificate."""
 
     def __init__(self, workdir: Path, env: dict[str, str]):
         self.workdir, self.env = Path(workdir), env
         self.port, self.grpc_port = free_port(), free_port()
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.tls_cert = env.get("GANSERVE_TLS_CERT_FILE")
+        self.base_url = f"{'https' if self.tls_cert else 'http'}://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
 
@@ -62,6 +65,9 @@ class GatewayProcess:
             **os.environ,
             "PYTHONUNBUFFERED": "1",  # the log gives the ready time
             "GANSERVE_LATENTS_PATH": str(self.workdir / "latents.sqlite3"),  # not the checkout's var/
+            # A benchmark is one client at full speed: no per-client rate limits unless it sets them.
+            "GANSERVE_RATE_LIMIT_REQUESTS_PER_S": "0",
+            "GANSERVE_RATE_LIMIT_IMAGES_PER_S": "0",
             **self.env,
             "GANSERVE_GRPC_PORT": str(self.grpc_port),
         }
@@ -70,7 +76,8 @@ class GatewayProcess:
             started = time.perf_counter()
             self.proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         polls = 0
-        with httpx.Client(base_url=self.base_url, timeout=1.0) as client:
+        verify = ssl.create_default_context(cafile=self.tls_cert) if self.tls_cert else True
+        with httpx.Client(base_url=self.base_url, timeout=1.0, verify=verify) as client:
             while True:
                 polls += 1
                 try:

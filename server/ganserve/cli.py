@@ -1,4 +1,4 @@
-"""The `ganserve` command: serve, compile, import, triton, demo, dataset and train (the benchmarks are in benchmarks/)."""
+"""The `ganserve` command: serve, keys, compile, import, triton, demo, dataset and train (the benchmarks are in benchmarks/)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ganserve.access.cli import keys_app
 from ganserve.repository import Target
 from ganserve.settings import get_settings
 
@@ -26,7 +27,15 @@ def serve(
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        access_log=False,
+        ssl_certfile=settings.tls_cert_file,  # None: plain HTTP
+        ssl_keyfile=settings.tls_key_file,
+    )
 
 
 @app.command()
@@ -122,6 +131,8 @@ def _compile_imported(artifact, repository: Path) -> None:
     if not tensorrt.available():
         typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")
 
+
+app.add_typer(keys_app, name="keys")
 
 dataset_app = typer.Typer(help="Build training datasets.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")

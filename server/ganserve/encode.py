@@ -14,6 +14,7 @@ from ganserve.settings import Settings
 
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 IMAGE_MEDIA_TYPES = sorted(set(MEDIA_TYPES.values()))
+GIF_MAX_MS = 65535 * 10  # a GIF frame's delay: 16 bits of centiseconds
 
 
 def encoder_signature(settings: Settings) -> str:
@@ -42,7 +43,11 @@ def encode_animation(frames: np.ndarray, fmt: AnimationFormat, fps: float, setti
     """frames: uint8 [T, H, W, C]; loops forever."""
     out = io.BytesIO()
     images = [_pil(frame) for frame in frames]
-    duration = max(int(round(1000 / fps)), 20)
+    # The slowest frame each format can carry (a tiny fps makes 1000 / fps huge, even inf): GIF
+    # stores centiseconds in 16 bits, and Pillow merges identical frames, adding their durations;
+    # WebP stores 24-bit milliseconds and 32-bit timestamps.
+    longest = min(2**24 - 1, (2**31 - 1) // len(images)) if fmt == AnimationFormat.webp else GIF_MAX_MS // len(images)
+    duration = round(min(max(1000 / fps, 20), longest))
     if fmt == AnimationFormat.webp:
         images[0].save(out, "WEBP", save_all=True, append_images=images[1:], duration=duration, loop=0, quality=settings.webp_quality)
     else:

@@ -21,7 +21,17 @@ from pydantic import ValidationError
 
 from ganserve.batching import Overloaded
 from ganserve.engines import EngineError
-from ganserve.errors import BodyTooLarge, InvalidInput, NotFound, field_path
+from ganserve.errors import (
+    BodyTooLarge,
+    Busy,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+    Unauthenticated,
+    field_path,
+)
 from ganserve.store import StoreUnavailable
 
 log = logging.getLogger("ganserve")
@@ -50,6 +60,11 @@ FAILURES: dict[type[Exception], Failure] = {
     Overloaded: Failure(503, "overloaded", "RESOURCE_EXHAUSTED", retry=True),
     EngineError: Failure(503, "engine_unavailable", "UNAVAILABLE", retry=True),
     StoreUnavailable: Failure(503, "store_unavailable", "UNAVAILABLE", retry=True),
+    Unauthenticated: Failure(401, "unauthenticated", "UNAUTHENTICATED"),
+    PermissionDenied: Failure(403, "permission_denied", "PERMISSION_DENIED"),
+    QuotaExceeded: Failure(403, "quota_exceeded", "RESOURCE_EXHAUSTED"),
+    RateLimited: Failure(429, "rate_limited", "RESOURCE_EXHAUSTED", retry=True),
+    Busy: Failure(503, "busy", "UNAVAILABLE", retry=True),
 }
 
 
@@ -60,6 +75,9 @@ class ErrorReport:
     failure: Failure
     message: str
     field: str | None = None
+    scope: str | None = None  # the scope a 401 or 403 is about
+    retry_after_s: int = 1  # for the failures that may be retried (Retry-After; gRPC metadata retry-after)
+    headers: tuple[tuple[str, str], ...] = ()  # more response headers (HTTP) or trailing metadata (gRPC)
 
 
 def failure_of(exc: BaseException) -> Failure:
@@ -86,6 +104,10 @@ def describe(exc: Exception) -> ErrorReport | None:
         return None
     if isinstance(exc, InvalidInput | NotFound):
         return ErrorReport(failure, f"{exc.field}: {exc.message}", exc.field)
+    if isinstance(exc, Unauthenticated | PermissionDenied):
+        return ErrorReport(failure, exc.message, "authorization", scope=exc.scope)
+    if isinstance(exc, RateLimited):
+        return ErrorReport(failure, str(exc), retry_after_s=exc.retry_after_s, headers=tuple(exc.headers.items()))
     return ErrorReport(failure, str(exc))
 
 

@@ -300,4 +300,5 @@ class SavedLatentEntry(BaseModel):
     source: dict[str, Any]
     created: float
     expires: float | None
+    owner: str = Field("", description="the id of the API key that saved it; empty: saved without a key")
     values: list[float] | list[list[float]] | None = None

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -16,6 +16,11 @@ class EngineKind(StrEnum):
     onnxruntime = "onnxruntime"  # in-process ONNX Runtime: the embedded default, no torch
     torch = "torch"  # in-process PyTorch: reference and GPU path
     triton = "triton"  # NVIDIA Triton over gRPC: the production path
+
+
+class AuthPolicy(StrEnum):
+    open = "open"  # anyone may call every route; a key, when sent, is checked and identifies the caller
+    keys = "keys"  # every route but health needs a key with its scope (docs/security.md)
 
 
 class Settings(BaseSettings):
@@ -29,6 +34,20 @@ class Settings(BaseSettings):
     grpc_max_send_bytes: int = Field(256 * 1024 * 1024, ge=1024)  # a response (16 raw 1024² images: 48 MiB)
     grpc_grace_s: float = Field(10.0, ge=0)  # on shutdown, in-flight calls get this long to finish
     engine: EngineKind = EngineKind.onnxruntime
+
+    # Access (docs/security.md). Keys are kept in the saved-latent store: SQLite or the durable Redis.
+    auth: AuthPolicy = AuthPolicy.open  # `make serve`: open; compose and Helm: keys
+    key_cache_s: float = Field(5.0, ge=0)  # a gateway trusts a key it looked up this long: a revocation's delay
+    metrics_port: int = Field(0, ge=0, le=65535)  # >0: /metrics on its own port, open; 0: on the main port, scope metrics
+    tls_cert_file: Path | None = None  # with tls_key_file: HTTPS and gRPC over TLS, for deployments without a proxy
+    tls_key_file: Path | None = None
+    # Rate limits per key (per client address without one), shared through GANSERVE_REDIS_URL when set.
+    # R per second with a burst of burst_s: R x burst_s in any burst_s-second window. 0: no limit.
+    rate_limit_requests_per_s: int = Field(50, ge=0)
+    rate_limit_images_per_s: int = Field(50, ge=0)
+    rate_limit_burst_s: int = Field(4, ge=1)
+    max_saved_latents_per_key: int = Field(10_000, ge=0)  # 0: no quota; anonymous callers share one
+    max_concurrent_requests: int = Field(64, ge=1)  # per process, HTTP and gRPC together; past it, 503 busy
     models_dir: Path = REPO_ROOT / "models"
     # Marked "default": true in GET /v1/models and ListModels: the model for a client with no preference.
     # When no model of that name is served, the first served model by name is the default.
@@ -72,6 +91,9 @@ class Settings(BaseSettings):
     max_keyframes: int = Field(16, ge=2)
     max_mix_side: int = Field(8, ge=1)  # rows and columns of a style-mixing grid
     max_edits: int = Field(16, ge=0)  # edits on one latent
+    # Pixels one request may make (images x resolution², grids and animations included): 64 frames of
+    # 1024², or 16 images of 2048². Bounds the memory of the engine's output and of the encoder.
+    max_request_pixels: int = Field(64 * 1024 * 1024, ge=1)
 
     # Encoding.
     png_compress_level: int = Field(6, ge=0, le=9)
@@ -82,6 +104,15 @@ class Settings(BaseSettings):
     # In-process caches.
     w_cache_entries: int = 65536
     image_cache_bytes: int = 64 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("GANSERVE_TLS_CERT_FILE and GANSERVE_TLS_KEY_FILE go together: set both or neither")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
 
 
 @lru_cache

@@ -1,5 +1,6 @@
 """What the HTTP and gRPC front ends share in one gateway process: the models' pipelines, the
-caches, the saved-latent store, the Triton client and the encoder threads. Built once, in the
+caches, the saved-latent store, the access gate (keys, rate limits) and the cap on requests in
+flight, the Triton client and the encoder threads. Built once, in the
 FastAPI lifespan, which also starts and stops the gRPC server."""
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ganserve.access.gate import AccessGate
+from ganserve.access.in_flight import InFlight
 from ganserve.artifacts import discover
 from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
@@ -34,6 +37,8 @@ class AppState:
         self.pipelines: dict[str, ModelPipeline] = {}
         self.w_cache, self.image_cache = make_caches(settings)
         self.latent_store = make_store(settings)
+        self.access = AccessGate(settings)
+        self.in_flight = InFlight(settings.max_concurrent_requests)
         self.encoder = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="encode")
         self.ready = False
         self.started_at = time.monotonic()
@@ -94,6 +99,7 @@ class AppState:
         for cache in (self.image_cache, self.w_cache):  # the w cache owns a shared Redis client
             await cache.close()
         await self.latent_store.close()
+        await self.access.close()
         self.encoder.shutdown(wait=False)
 
 

@@ -5,12 +5,13 @@ exception classes naming the same fields."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import numpy as np
 import pytest
 
-from conftest import COND_MODEL
+from conftest import COND_MODEL, LONG_WALK, await_metric, metric
 from ganserve_client import AsyncClient, Client, Edit, ImageFormat, InvalidInput, Latent, LatentKind, NotFound, Unavailable
 
 DEMO = "demo64"
@@ -162,23 +163,31 @@ def test_async_client_has_the_same_results(urls):
         assert len(mixed.cells) == 1 and got.kind == LatentKind.z and got.values.shape == (256,)
 
 
-def test_leaving_a_stream_early_cancels_it_on_the_server(live_server):
-    def cancelled() -> float:
-        for line in httpx.get(f"{live_server.base_url}/metrics").text.splitlines():
-            if line.startswith('ganserve_grpc_requests_total{code="CANCELLED",method="Interpolate"}'):
-                return float(line.split()[-1])
-        return 0.0
+def test_leaving_a_stream_early_cancels_it_on_the_server(frame_by_frame_server):
+    """Closing a walk after its first frame cancels the call on the server, which then stops it: the
+    call is recorded as CANCELLED (not as a deadline, nor OK), and the walk's synthesis stops well short
+    of its frames (ganserve_images_total), where a server that went on would make them all."""
+    server = frame_by_frame_server
 
-    before = cancelled()
-    with Client(f"grpc://{live_server.grpc_target}") as client:
-        walk = client.interpolate(DEMO, [1, 2], frames=16, format="raw")
+    def images(text: str) -> float:
+        return metric(text, "ganserve_images_total", model=DEMO)
+
+    def calls(text: str, code: str) -> float:
+        return metric(text, "ganserve_grpc_requests_total", method="Interpolate", code=code)
+
+    before = httpx.get(f"{server.base_url}/metrics").text
+    with Client(f"grpc://{server.grpc_target}") as client:
+        walk = client.interpolate(DEMO, [1, 2], frames=LONG_WALK, format="raw")
         assert next(walk).index == 0
         walk.close()  # leaving the loop: the generator closes and cancels the call
-    for _ in range(50):
-        if cancelled() > before:
-            break
-        asyncio.run(asyncio.sleep(0.1))
-    assert cancelled() == before + 1
+    expected = calls(before, "CANCELLED") + 1
+    ended = await_metric(server.base_url, "ganserve_grpc_requests_total", expected, method="Interpolate", code="CANCELLED")
+    time.sleep(0.5)
+    after = httpx.get(f"{server.base_url}/metrics").text
+    made, when_it_ended = images(after) - images(before), images(ended) - images(before)
+    assert made == when_it_ended, f"frames were still synthesised after the cancellation: {when_it_ended}, then {made}"
+    assert 1 <= made < LONG_WALK // 2, f"{made} of {LONG_WALK} frames synthesised"
+    assert [calls(after, code) - calls(before, code) for code in ("CANCELLED", "DEADLINE_EXCEEDED", "OK")] == [1, 0, 0]
 
 
 def test_stylegan3_view_the_same_over_both_transports(urls):

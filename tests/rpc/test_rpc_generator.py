@@ -7,13 +7,15 @@ from __future__ import annotations
 import base64
 import io
 import math
+import time
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import COND_MODEL
+from conftest import COND_MODEL, LONG_WALK, await_metric, metric
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
 
@@ -356,9 +358,34 @@ def test_oversized_message_is_refused(stub):
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-def test_deadline_is_honoured_and_the_server_goes_on(stub):
-    request = pb.InterpolateRequest(model=DEMO, keyframes=_seeds(1, 2), frames=16, options=pb.GenerationOptions(noise=pb.NOISE_MODE_RANDOM))
-    with pytest.raises(grpc.RpcError) as raised:
-        list(stub.Interpolate(request, timeout=0.001))
-    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert len(stub.Generate(pb.GenerateRequest(model=DEMO, latents=_seeds(1)), timeout=30).images) == 1
+def test_deadline_is_honoured_and_the_server_goes_on(frame_by_frame_server):
+    """A deadline that passes mid-walk stops the walk on the server: the call is recorded as
+    DEADLINE_EXCEEDED, no frame is synthesised after it (ganserve_images_total stops well short of the
+    walk), and the next call is served."""
+    server = frame_by_frame_server
+
+    def images(text: str) -> float:
+        return metric(text, "ganserve_images_total", model=DEMO)
+
+    def calls(text: str, code: str) -> float:
+        return metric(text, "ganserve_grpc_requests_total", method="Interpolate", code=code)
+
+    before = httpx.get(f"{server.base_url}/metrics").text
+    request = pb.InterpolateRequest(model=DEMO, keyframes=_seeds(1, 2), frames=LONG_WALK, format=pb.IMAGE_FORMAT_RAW)
+    received = 0
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = ganserve_pb2_grpc.GeneratorStub(channel)
+        with pytest.raises(grpc.RpcError) as raised:
+            for _ in stub.Interpolate(request, timeout=1.0):
+                received += 1
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert received > 0  # the call reached the server and the walk had begun
+        expected = calls(before, "DEADLINE_EXCEEDED") + 1
+        ended = await_metric(server.base_url, "ganserve_grpc_requests_total", expected, method="Interpolate", code="DEADLINE_EXCEEDED")
+        time.sleep(0.5)
+        after = httpx.get(f"{server.base_url}/metrics").text
+        made, when_it_ended = images(after) - images(before), images(ended) - images(before)
+        assert made == when_it_ended, f"frames were still synthesised after the deadline: {when_it_ended}, then {made}"
+        assert received <= made < LONG_WALK // 2, f"{made} of {LONG_WALK} frames synthesised"
+        assert [calls(after, code) - calls(before, code) for code in ("DEADLINE_EXCEEDED", "CANCELLED", "OK")] == [1, 0, 0]
+        assert len(stub.Generate(pb.GenerateRequest(model=DEMO, latents=_seeds(1)), timeout=30).images) == 1

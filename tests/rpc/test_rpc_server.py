@@ -15,7 +15,7 @@ from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from conftest import COND_MODEL, served_env
+from conftest import COND_MODEL, metric, served_env
 from ganserve_bench.processes import gateway
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
@@ -63,14 +63,22 @@ def test_a_reflection_only_client_discovers_and_calls_the_service(live_server):
 
 
 def test_calls_are_counted_in_metrics(live_server):
+    """Each call is counted once, under its method and the status it ended with, and timed once."""
+    counted = [("ListModels", "OK"), ("GetLatent", "NOT_FOUND"), ("GetLatent", "OK"), ("ListModels", "CANCELLED")]
+
+    def values() -> list[float]:
+        text = httpx.get(f"{live_server.base_url}/metrics").text
+        calls = [metric(text, "ganserve_grpc_requests_total", method=method, code=code) for method, code in counted]
+        return calls + [metric(text, "ganserve_grpc_request_seconds_count", method=method) for method in ("ListModels", "GetLatent")]
+
+    before = values()
     with grpc.insecure_channel(live_server.grpc_target) as channel:
         stub = ganserve_pb2_grpc.GeneratorStub(channel)
         stub.ListModels(pb.ListModelsRequest())
         with pytest.raises(grpc.RpcError):
             stub.GetLatent(pb.GetLatentRequest(id="zzzz"))
-    text = httpx.get(f"{live_server.base_url}/metrics").text
-    assert 'ganserve_grpc_requests_total{code="OK",method="ListModels"}' in text
-    assert 'ganserve_grpc_requests_total{code="NOT_FOUND",method="GetLatent"}' in text
+    after = values()
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 0, 0, 1, 1]
 
 
 def test_shutdown_finishes_calls_in_flight(settings, tmp_path):

@@ -2,7 +2,7 @@
 
 from ganserve_client import Client, Latent
 
-with Client("grpc://127.0.0.1:50051") as client:        # or "http://127.0.0.1:8000"
+with Client("grpc://127.0.0.1:50051") as client:        # or "http://127.0.0.1:8000"; api_key= or $GANSERVE_API_KEY
     for image in client.generate("demo64", [1, 2, 3], psi=0.7):
         ...
 """
@@ -14,7 +14,11 @@ from ganserve_client.errors import (
     InvalidInput,
     NotFound,
     Overloaded,
+    PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
     RequestTooLarge,
+    Unauthenticated,
     Unavailable,
 )
 from ganserve_client.types import (
@@ -58,8 +62,12 @@ __all__ = [
     "Noise",
     "NotFound",
     "Overloaded",
+    "PermissionDenied",
+    "QuotaExceeded",
+    "RateLimited",
     "RequestTooLarge",
     "SavedLatent",
     "Space",
+    "Unauthenticated",
     "Unavailable",
 ]

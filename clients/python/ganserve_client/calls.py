@@ -68,6 +68,9 @@ class Call:
     http: HttpCall | None  # None: only possible over gRPC (raw pixels)
     grpc: GrpcCall
     stream: bool = False  # the result is a sequence of items (frames), streamed over gRPC
+    # Saves and deletes: retried only after refusals made before any work (transports.RetryPolicy).
+    # Everything else is deterministic or read-only, so a second try gives the same answer.
+    writes: bool = False
 
     def over_http(self) -> HttpCall:
         if self.http is None:
@@ -406,7 +409,8 @@ def save_latent(
     body = {"model": model, "latent": _latent_json(item), "kind": kind and str(kind), "psi": psi, "cutoff": cutoff, "class": class_}
     body.update(name=name, ttl_s=ttl_s)
     body = {key: value for key, value in body.items() if value is not None}
-    return Call(HttpCall("POST", "/v1/latents", lambda r: _saved_json(r.json()), json=body), GrpcCall("SaveLatent", request, _saved_pb))
+    http = HttpCall("POST", "/v1/latents", lambda r: _saved_json(r.json()), json=body)
+    return Call(http, GrpcCall("SaveLatent", request, _saved_pb), writes=True)
 
 
 def get_latent(id: str) -> Call:
@@ -420,6 +424,7 @@ def delete_latent(id: str) -> Call:
     return Call(
         HttpCall("DELETE", f"/v1/latents/{id}", lambda r: None),
         GrpcCall("DeleteLatent", pb.DeleteLatentRequest(id=id), lambda r: None),
+        writes=True,  # a second try after one that went through would answer NotFound
     )
 
 

@@ -6,6 +6,7 @@ ganserve-client mix --rows 1,2 --columns 3-5 --layers coarse --out mix/
 ganserve-client directions demo64
 ganserve-client generate --seeds 1-4 --edit ganspace-0:2.5@coarse --out edited/
 ganserve-client children --parent 42 --count 8 --spread 0.5 --grid --out kids/
+GANSERVE_API_KEY=gsk_... ganserve-client --url grpcs://gan.example.com:443 generate --seeds 1-4 --out out/
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ def parse_parent(spec: str) -> Latent:
 class Settings:
     url: str = "http://127.0.0.1:8000"
     timeout: float = 60.0
+    api_key: str | None = None
 
 
 def client() -> Client:
-    return Client(Settings.url, Settings.timeout)
+    return Client(Settings.url, Settings.timeout, api_key=Settings.api_key)
 
 
 def model_name(client: Client, model: str | None) -> str:
@@ -131,10 +133,13 @@ Edits = Annotated[
 
 @app.callback()
 def main(
-    url: Annotated[str, typer.Option(envvar="GANSERVE_URL", help="http://host:port or grpc://host:port")] = Settings.url,
+    url: Annotated[str, typer.Option(envvar="GANSERVE_URL", help="http(s)://host:port or grpc(s)://host:port")] = Settings.url,
     timeout: Annotated[float, typer.Option(help="seconds per call")] = Settings.timeout,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="GANSERVE_API_KEY", help="API key (`ganserve keys create`), sent on every call")
+    ] = None,
 ) -> None:
-    Settings.url, Settings.timeout = url, timeout
+    Settings.url, Settings.timeout, Settings.api_key = url, timeout, api_key
 
 
 @app.command()

@@ -1,20 +1,25 @@
 """Client and AsyncClient: the same methods, over HTTP (http://host:8000) or gRPC
 (grpc://host:50051), chosen by the URL.
 
-    with Client("grpc://127.0.0.1:50051") as client:
+    with Client("grpc://127.0.0.1:50051", api_key="gsk_...") as client:
         images = client.generate("demo64", [1, 2, 3], psi=0.7)
         images[0].save("1.png")
+
+Both send the API key (api_key, else $GANSERVE_API_KEY) with every call, and wait out the server's
+Retry-After on rate limits and 503s before retrying, up to max_retries times and max_retry_wait_s
+seconds in all (transports.RetryPolicy says which calls are retried after what).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from ganserve_client import calls
 from ganserve_client.errors import InvalidInput
-from ganserve_client.transports import AsyncGrpc, AsyncHttp, SyncGrpc, SyncHttp, parse_url
+from ganserve_client.transports import RetryPolicy, async_transport, connection, sync_transport
 from ganserve_client.types import (
     ChildrenResult,
     Direction,
@@ -33,6 +38,9 @@ from ganserve_client.types import (
 )
 
 DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_RETRY_WAIT_S = 10.0
+RootCertificates = bytes | str | os.PathLike[str] | None
 
 
 def _options(
@@ -51,11 +59,26 @@ def _options(
 
 
 class Client:
-    """Blocking client. `url`: http(s)://host:port or grpc://host:port; `timeout`: seconds per call."""
+    """Blocking client. `url`: http(s)://host:port, grpc://host:port or grpcs://host:port (TLS);
+    `timeout`: seconds per try of a call; `api_key`: sent with every call (None: $GANSERVE_API_KEY
+    when set; "": none); `max_retries`, `max_retry_wait_s`: retries after a Retry-After, and the
+    seconds they may wait in all (0 retries: every refusal is raised at once); `tls`: gRPC over TLS;
+    `root_certificates`: the PEM (bytes, or a file's path) of the certificate authorities to trust
+    instead of the system's, over https:// or gRPC (it implies tls)."""
 
-    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = DEFAULT_TIMEOUT_S):
-        self.transport_name, target = parse_url(url)
-        self._transport = (SyncHttp if self.transport_name == "http" else SyncGrpc)(target, timeout)
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        api_key: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
+        tls: bool = False,
+        root_certificates: RootCertificates = None,
+    ):
+        self.transport_name, where = connection(url, timeout, api_key, tls, root_certificates)
+        self._transport = sync_transport(self.transport_name, where, RetryPolicy(max_retries, max_retry_wait_s))
 
     def __enter__(self) -> Client:
         return self
@@ -218,11 +241,22 @@ _BUILD._transport = _CallBuilder()
 
 
 class AsyncClient:
-    """The same methods as Client (same arguments), awaited; interpolate is an async iterator."""
+    """The same methods as Client (same arguments, the constructor's too), awaited; interpolate is
+    an async iterator."""
 
-    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = DEFAULT_TIMEOUT_S):
-        self.transport_name, target = parse_url(url)
-        self._transport = (AsyncHttp if self.transport_name == "http" else AsyncGrpc)(target, timeout)
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        api_key: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
+        tls: bool = False,
+        root_certificates: RootCertificates = None,
+    ):
+        self.transport_name, where = connection(url, timeout, api_key, tls, root_certificates)
+        self._transport = async_transport(self.transport_name, where, RetryPolicy(max_retries, max_retry_wait_s))
 
     async def __aenter__(self) -> AsyncClient:
         return self

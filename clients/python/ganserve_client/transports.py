@@ -1,9 +1,21 @@
 """Moving a Call (calls.py) over HTTP (httpx) or gRPC (grpcio), sync or async, and turning every
-failure into one of ganserve_client.errors."""
+failure into one of ganserve_client.errors (this module is the one place that maps HTTP statuses
+and gRPC codes to them). Every request carries the API key, if any; a refusal that says when to
+retry (Retry-After) is retried by Retrying / AsyncRetrying, as their RetryPolicy allows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import dataclasses
+import math
+import os
+import ssl
+import time
+from collections.abc import AsyncGenerator, Generator, Iterable
+from contextlib import aclosing, closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import grpc
@@ -13,42 +25,115 @@ from ganserve_client import errors
 from ganserve_client.calls import Call, HttpCall
 from ganserve_client.generated.ganserve.v1 import ganserve_pb2_grpc
 
+API_KEY_ENV = "GANSERVE_API_KEY"
 FIELD_KEY = "ganserve-field"  # trailing metadata: the request field a gRPC error is about
+SCOPE_KEY = "ganserve-scope"  # trailing metadata: the scope an UNAUTHENTICATED or PERMISSION_DENIED call needs
+CODE_KEY = "ganserve-code"  # trailing metadata: the error's code, as HTTP's JSON error names it (busy, rate_limited...)
+RETRY_AFTER_KEY = "retry-after"  # header and trailing metadata: seconds until a retry can pass
+RATE_LIMIT_PREFIX = "ratelimit-"  # RateLimit-Limit, -Remaining, -Reset, -Policy (gRPC: lower-case keys)
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 GRPC_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
-HTTP_ERRORS = {400: errors.InvalidInput, 404: errors.NotFound, 413: errors.RequestTooLarge, 422: errors.InvalidInput}
-GRPC_ERRORS = {
+HTTP_ERRORS: dict[int, type[errors.GanserveError]] = {
+    400: errors.InvalidInput,
+    401: errors.Unauthenticated,
+    403: errors.PermissionDenied,
+    404: errors.NotFound,
+    413: errors.RequestTooLarge,
+    422: errors.InvalidInput,
+    429: errors.RateLimited,
+    503: errors.Unavailable,  # engine_unavailable, store_unavailable, busy
+}
+HTTP_CODES = {"overloaded": errors.Overloaded, "quota_exceeded": errors.QuotaExceeded}  # codes that say more than their status
+GRPC_ERRORS: dict[grpc.StatusCode, type[errors.GanserveError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidInput,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
     grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.Overloaded,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.Overloaded,  # or a rate limit, a quota, the message size: grpc_error
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: errors.DeadlineExceeded,
 }
+# The server's refusals made before any work is done: a retry cannot do anything twice, so even a
+# save or a delete may be retried after them (RetryPolicy).
+GRPC_CODES = {"rate_limited": errors.RateLimited, "body_too_large": errors.RequestTooLarge}  # by ganserve-code
+REFUSED_BEFORE_WORK = frozenset({"rate_limited", "busy", "overloaded"})
 
 
-def parse_url(url: str) -> tuple[str, str]:
-    """('http', 'http://host:8000') or ('grpc', 'host:50051')."""
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the server, whatever the transport."""
+
+    target: str  # http(s)://host:port, or host:port for gRPC
+    timeout: float  # seconds per try of a call
+    api_key: str | None = dataclasses.field(default=None, repr=False)  # never in a log line
+    tls: bool = False  # gRPC over TLS (over HTTP, https:// says so)
+    root_certificates: bytes | None = None  # PEM: the certificate authorities to trust instead of the system's
+
+    @property
+    def authorization(self) -> str | None:
+        return f"Bearer {self.api_key}" if self.api_key else None
+
+
+def connection(
+    url: str,
+    timeout: float,
+    api_key: str | None = None,
+    tls: bool = False,
+    root_certificates: bytes | str | os.PathLike[str] | None = None,
+) -> tuple[str, Connection]:
+    """('http', Connection('http://host:8000', ...)) or ('grpc', Connection('host:50051', ...)).
+    api_key None: $GANSERVE_API_KEY when set ("" sends no key); grpcs:// is grpc:// with tls.
+    root_certificates: PEM (bytes or text), or a PEM file's path."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
+    if api_key is None:
+        api_key = os.environ.get(API_KEY_ENV)
+    pem = root_certificates
+    if isinstance(pem, str) and pem.lstrip().startswith("-----BEGIN"):
+        pem = pem.encode()
+    elif isinstance(pem, str | os.PathLike):
+        pem = Path(pem).read_bytes()
+    options: dict[str, Any] = {"api_key": (api_key or "").strip() or None, "root_certificates": pem}
     if parts.scheme in ("http", "https"):
-        return "http", url.rstrip("/")
-    if parts.scheme == "grpc":
-        return "grpc", parts.netloc
-    raise ValueError(f"unknown URL scheme {parts.scheme!r}: use http://host:8000 or grpc://host:50051")
+        if tls and parts.scheme == "http":
+            raise ValueError(f"tls over HTTP: use an https:// URL, not {url!r}")
+        return "http", Connection(url.rstrip("/"), timeout, **options)
+    if parts.scheme in ("grpc", "grpcs"):
+        return "grpc", Connection(parts.netloc, timeout, tls=tls or parts.scheme == "grpcs" or pem is not None, **options)
+    raise ValueError(f"unknown URL scheme {parts.scheme!r}: use http(s)://host:8000 or grpc://host:50051")
+
+
+def _seconds(value: str | bytes | None) -> float | None:
+    """A Retry-After in seconds (the server sends whole seconds; an HTTP date counts as none)."""
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _rate_limit(pairs: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """{"limit": ..., "remaining": ..., "reset": ..., "policy": ...} of the RateLimit-* headers or metadata."""
+    return {name.lower()[len(RATE_LIMIT_PREFIX) :]: str(value) for name, value in pairs if name.lower().startswith(RATE_LIMIT_PREFIX)}
 
 
 def http_error(response: httpx.Response) -> errors.GanserveError:
     try:
         error = response.json()["error"]
-        message, field, code = error["message"], error.get("field"), error.get("code")
+        message, field, code, scope = error["message"], error.get("field"), error.get("code"), error.get("scope")
     except (ValueError, KeyError, TypeError):
-        message, field, code = response.text or response.reason_phrase, None, None
-    kind: type[errors.GanserveError]
-    if response.status_code == 503:
-        kind = errors.Overloaded if code == "overloaded" else errors.Unavailable
-    else:
-        kind = HTTP_ERRORS.get(response.status_code, errors.GanserveError)
-    return kind(message, field, response.status_code)
+        message, field, code, scope = response.text or response.reason_phrase, None, None, None
+    kind = HTTP_CODES.get(code) or HTTP_ERRORS.get(response.status_code, errors.GanserveError)
+    retry_after_s = _seconds(response.headers.get(RETRY_AFTER_KEY))
+    return kind(
+        message,
+        field,
+        response.status_code,
+        code=code,
+        retry_after_s=retry_after_s,
+        scope=scope,
+        rate_limit=_rate_limit(response.headers.items()),
+    )
 
 
 def http_result(http: HttpCall, response: httpx.Response):
@@ -57,13 +142,32 @@ def http_result(http: HttpCall, response: httpx.Response):
     return http.parse(response)
 
 
-def grpc_error(error: grpc.RpcError, trailing_metadata=None) -> errors.GanserveError:
+def grpc_error(error: grpc.RpcError, trailing_metadata=None, method: str = "") -> errors.GanserveError:
+    """The exception of a failed call to `method`; RESOURCE_EXHAUSTED is read from what comes with it."""
     code, message = error.code(), error.details() or ""
-    field = dict(trailing_metadata or ()).get(FIELD_KEY)
-    kind = GRPC_ERRORS.get(code, errors.GanserveError)
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in message:
-        kind = errors.RequestTooLarge  # the message size limit, not the queue
-    return kind(message, field, code.name)
+    metadata = dict(trailing_metadata or ())
+    retry_after_s, rate_limit = _seconds(metadata.get(RETRY_AFTER_KEY)), _rate_limit(metadata.items())
+    kind, server_code = GRPC_ERRORS.get(code, errors.GanserveError), metadata.get(CODE_KEY)
+    if server_code is not None:  # the server names its error: the JSON error's code over HTTP
+        kind = HTTP_CODES.get(server_code) or GRPC_CODES.get(server_code) or kind
+    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:  # a server without ganserve-code: read what comes with it
+        if "larger than max" in message:
+            kind = errors.RequestTooLarge  # the message size limit, not the queue
+        elif rate_limit:
+            kind, server_code = errors.RateLimited, "rate_limited"
+        elif retry_after_s is not None:
+            kind, server_code = errors.Overloaded, "overloaded"  # the queue is full: refused before any work
+        elif method == "SaveLatent":  # the only call with a quota, which no wait cures (hence no retry-after)
+            kind, server_code = errors.QuotaExceeded, "quota_exceeded"
+    return kind(
+        message,
+        metadata.get(FIELD_KEY),
+        code.name,
+        code=server_code,
+        retry_after_s=retry_after_s,
+        scope=metadata.get(SCOPE_KEY),
+        rate_limit=rate_limit,
+    )
 
 
 def transport_error(exc: httpx.HTTPError) -> errors.GanserveError:
@@ -72,9 +176,148 @@ def transport_error(exc: httpx.HTTPError) -> errors.GanserveError:
     return errors.Unavailable(f"cannot reach the server: {exc}")
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the client honours the server's Retry-After: a call refused with one (429 rate limited,
+    503 busy or overloaded, gRPC RESOURCE_EXHAUSTED or UNAVAILABLE with retry-after) is sent again
+    after that many seconds, up to max_retries times and max_retry_wait_s seconds of waiting in all.
+    Past either bound the refusal is raised, at once when the wait it asks for is longer than what is
+    left: the caller learns of it now rather than after a wait that would not be enough."""
+
+    max_retries: int = 3
+    max_retry_wait_s: float = 10.0
+
+    def wait_s(self, call: Call, error: errors.GanserveError, retries: int, waited_s: float) -> float | None:
+        """Seconds to wait before sending `call` again after `error`; None: raise it."""
+        if error.retry_after_s is None or retries >= self.max_retries:
+            return None
+        # Generation is deterministic and reads change nothing: sending them twice is harmless. A save
+        # or a delete may have been done before a 503 engine_unavailable or store_unavailable (the store
+        # timed out after writing), so it is retried only after 429 rate_limited, 503 busy and the
+        # queue's 503 overloaded, which the server answers before any work. gRPC's UNAVAILABLE does not
+        # say which 503 it was, so a write over gRPC is not retried after it.
+        if call.writes and error.code not in REFUSED_BEFORE_WORK:
+            return None
+        if waited_s + error.retry_after_s > self.max_retry_wait_s:
+            return None
+        return error.retry_after_s
+
+
+class SyncTransport(Protocol):
+    def unary(self, call: Call) -> Any: ...
+
+    def stream(self, call: Call) -> Generator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncTransport(Protocol):
+    async def unary(self, call: Call) -> Any: ...
+
+    def stream(self, call: Call) -> AsyncGenerator[Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class Retrying:
+    """A sync transport whose calls are retried as `policy` allows; a stream only while none of its
+    items has arrived (after that, a retry would repeat them)."""
+
+    def __init__(self, transport: SyncTransport, policy: RetryPolicy):
+        self.transport, self.policy = transport, policy
+
+    def unary(self, call: Call):
+        retries, waited_s = 0, 0.0
+        while True:
+            try:
+                return self.transport.unary(call)
+            except errors.GanserveError as error:
+                wait_s = self.policy.wait_s(call, error, retries, waited_s)
+                if wait_s is None:
+                    raise
+            time.sleep(wait_s)
+            retries, waited_s = retries + 1, waited_s + wait_s
+
+    def stream(self, call: Call) -> Generator:
+        retries, waited_s = 0, 0.0
+        while True:
+            received = False
+            try:
+                with closing(self.transport.stream(call)) as items:  # closing it cancels the call
+                    for item in items:
+                        received = True
+                        yield item
+                return
+            except errors.GanserveError as error:
+                wait_s = None if received else self.policy.wait_s(call, error, retries, waited_s)
+                if wait_s is None:
+                    raise
+            time.sleep(wait_s)
+            retries, waited_s = retries + 1, waited_s + wait_s
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class AsyncRetrying:
+    """Retrying, for the async transports."""
+
+    def __init__(self, transport: AsyncTransport, policy: RetryPolicy):
+        self.transport, self.policy = transport, policy
+
+    async def unary(self, call: Call):
+        retries, waited_s = 0, 0.0
+        while True:
+            try:
+                return await self.transport.unary(call)
+            except errors.GanserveError as error:
+                wait_s = self.policy.wait_s(call, error, retries, waited_s)
+                if wait_s is None:
+                    raise
+            await asyncio.sleep(wait_s)
+            retries, waited_s = retries + 1, waited_s + wait_s
+
+    async def stream(self, call: Call) -> AsyncGenerator:
+        retries, waited_s = 0, 0.0
+        while True:
+            received = False
+            try:
+                async with aclosing(self.transport.stream(call)) as items:  # closing it cancels the call
+                    async for item in items:
+                        received = True
+                        yield item
+                return
+            except errors.GanserveError as error:
+                wait_s = None if received else self.policy.wait_s(call, error, retries, waited_s)
+                if wait_s is None:
+                    raise
+            await asyncio.sleep(wait_s)
+            retries, waited_s = retries + 1, waited_s + wait_s
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+
+def _http_options(connection: Connection) -> dict[str, Any]:
+    headers = {"authorization": connection.authorization} if connection.authorization else {}
+    options: dict[str, Any] = {"base_url": connection.target, "timeout": connection.timeout, "headers": headers}
+    if connection.root_certificates is not None:  # https:// with a private certificate authority
+        options["verify"] = ssl.create_default_context(cadata=connection.root_certificates.decode())
+    return options
+
+
+def _grpc_metadata(connection: Connection) -> tuple[tuple[str, str], ...]:
+    return (("authorization", connection.authorization),) if connection.authorization else ()
+
+
+def _grpc_credentials(connection: Connection) -> grpc.ChannelCredentials | None:
+    """TLS credentials (the system's certificate authorities unless root_certificates), or None: plaintext."""
+    return grpc.ssl_channel_credentials(root_certificates=connection.root_certificates) if connection.tls else None
+
+
 class SyncHttp:
-    def __init__(self, base_url: str, timeout: float):
-        self.client = httpx.Client(base_url=base_url, timeout=timeout)
+    def __init__(self, connection: Connection):
+        self.client = httpx.Client(**_http_options(connection))
 
     def _send(self, call: Call):
         http = call.over_http()
@@ -89,7 +332,7 @@ class SyncHttp:
     def unary(self, call: Call):
         return self._send(call)
 
-    def stream(self, call: Call) -> Iterator:
+    def stream(self, call: Call) -> Generator:
         yield from self._send(call)  # HTTP answers a walk in one response
 
     def close(self) -> None:
@@ -97,8 +340,8 @@ class SyncHttp:
 
 
 class AsyncHttp:
-    def __init__(self, base_url: str, timeout: float):
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+    def __init__(self, connection: Connection):
+        self.client = httpx.AsyncClient(**_http_options(connection))
 
     async def _send(self, call: Call):
         http = call.over_http()
@@ -113,7 +356,7 @@ class AsyncHttp:
     async def unary(self, call: Call):
         return await self._send(call)
 
-    async def stream(self, call: Call) -> AsyncIterator:
+    async def stream(self, call: Call) -> AsyncGenerator:
         for item in await self._send(call):
             yield item
 
@@ -122,26 +365,31 @@ class AsyncHttp:
 
 
 class SyncGrpc:
-    def __init__(self, target: str, timeout: float):
-        self.channel = grpc.insecure_channel(target, options=GRPC_OPTIONS)
-        self.stub, self.timeout = ganserve_pb2_grpc.GeneratorStub(self.channel), timeout
+    def __init__(self, connection: Connection):
+        credentials = _grpc_credentials(connection)
+        if credentials is None:
+            self.channel = grpc.insecure_channel(connection.target, options=GRPC_OPTIONS)
+        else:
+            self.channel = grpc.secure_channel(connection.target, credentials, options=GRPC_OPTIONS)
+        self.stub, self.timeout = ganserve_pb2_grpc.GeneratorStub(self.channel), connection.timeout
+        self.metadata = _grpc_metadata(connection)
 
     def unary(self, call: Call):
         method = getattr(self.stub, call.grpc.method)
         try:
-            response = method(call.grpc.request, timeout=self.timeout)
+            response = method(call.grpc.request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as error:
-            raise grpc_error(error, error.trailing_metadata()) from None
+            raise grpc_error(error, error.trailing_metadata(), call.grpc.method) from None
         return call.grpc.parse(response)
 
-    def stream(self, call: Call) -> Iterator:
+    def stream(self, call: Call) -> Generator:
         """Messages as they arrive; closing the iterator early cancels the call on the server."""
-        responses = getattr(self.stub, call.grpc.method)(call.grpc.request, timeout=self.timeout)
+        responses = getattr(self.stub, call.grpc.method)(call.grpc.request, timeout=self.timeout, metadata=self.metadata)
         try:
             for message in responses:
                 yield call.grpc.parse(message)
         except grpc.RpcError as error:
-            raise grpc_error(error, error.trailing_metadata()) from None
+            raise grpc_error(error, error.trailing_metadata(), call.grpc.method) from None
         finally:
             responses.cancel()
 
@@ -150,27 +398,40 @@ class SyncGrpc:
 
 
 class AsyncGrpc:
-    def __init__(self, target: str, timeout: float):
-        self.channel = grpc.aio.insecure_channel(target, options=GRPC_OPTIONS)
-        self.stub, self.timeout = ganserve_pb2_grpc.GeneratorStub(self.channel), timeout
+    def __init__(self, connection: Connection):
+        credentials = _grpc_credentials(connection)
+        if credentials is None:
+            self.channel = grpc.aio.insecure_channel(connection.target, options=GRPC_OPTIONS)
+        else:
+            self.channel = grpc.aio.secure_channel(connection.target, credentials, options=GRPC_OPTIONS)
+        self.stub, self.timeout = ganserve_pb2_grpc.GeneratorStub(self.channel), connection.timeout
+        self.metadata = _grpc_metadata(connection)
 
     async def unary(self, call: Call):
-        rpc = getattr(self.stub, call.grpc.method)(call.grpc.request, timeout=self.timeout)
+        rpc = getattr(self.stub, call.grpc.method)(call.grpc.request, timeout=self.timeout, metadata=self.metadata)
         try:
             response = await rpc
         except grpc.RpcError as error:
-            raise grpc_error(error, await rpc.trailing_metadata()) from None
+            raise grpc_error(error, await rpc.trailing_metadata(), call.grpc.method) from None
         return call.grpc.parse(response)
 
-    async def stream(self, call: Call) -> AsyncIterator:
-        rpc = getattr(self.stub, call.grpc.method)(call.grpc.request, timeout=self.timeout)
+    async def stream(self, call: Call) -> AsyncGenerator:
+        rpc = getattr(self.stub, call.grpc.method)(call.grpc.request, timeout=self.timeout, metadata=self.metadata)
         try:
             async for message in rpc:
                 yield call.grpc.parse(message)
         except grpc.RpcError as error:
-            raise grpc_error(error, await rpc.trailing_metadata()) from None
+            raise grpc_error(error, await rpc.trailing_metadata(), call.grpc.method) from None
         finally:
             rpc.cancel()
 
     async def close(self) -> None:
         await self.channel.close()
+
+
+def sync_transport(name: str, connection: Connection, policy: RetryPolicy) -> Retrying:
+    return Retrying((SyncHttp if name == "http" else SyncGrpc)(connection), policy)
+
+
+def async_transport(name: str, connection: Connection, policy: RetryPolicy) -> AsyncRetrying:
+    return AsyncRetrying((AsyncHttp if name == "http" else AsyncGrpc)(connection), policy)

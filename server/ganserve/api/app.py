@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import ganserve
+from ganserve.api.access import ConcurrencyCap
 from ganserve.api.errors import RequestIds, install_error_handlers
 from ganserve.api.limits import BodySizeLimit
 from ganserve.api.metrics import MetricsMiddleware, StateCollector
@@ -32,6 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.registry.register(StateCollector(state))
         app.state.ganserve = state
         await state.load_models()
+        metrics_server = None
+        if settings.metrics_port:  # scraped apart from the API: open, on a port the network can fence off
+            from prometheus_client import start_http_server
+
+            metrics_server, _ = start_http_server(settings.metrics_port, settings.host, metrics.registry)
         grpc_server = None
         if settings.grpc_port:
             from ganserve.rpc.server import GrpcServer
@@ -43,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if grpc_server is not None:
             await grpc_server.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         state.ready = False
         await state.close()
 
@@ -55,8 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (models, stable_images, images, interpolations, mixes, edits, latents, training, health, playground):
         app.include_router(module.router)
     install_error_handlers(app)
-    # Outermost last: metrics see every response, the 413 of BodySizeLimit carries a request id too.
+    # Outermost last: metrics see every response, the 413 of BodySizeLimit and the 503 of the cap carry a request id too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ConcurrencyCap)
     app.add_middleware(RequestIds)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -14,17 +14,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ganserve.failures import FAILURES, REQUEST_ID_HEADER, ErrorReport, describe, internal_error, invalid_fields, request_id
 
-RETRY_AFTER_S = "1"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # Starlette's own: no route, or not this method
 
 
 def error_body(report: ErrorReport) -> dict[str, dict[str, str | None]]:
-    return {"error": {"code": report.failure.code, "message": report.message, "field": report.field}}
+    body: dict[str, str | None] = {"code": report.failure.code, "message": report.message, "field": report.field}
+    if report.scope is not None:
+        body["scope"] = report.scope
+    return {"error": body}
 
 
 def error_response(report: ErrorReport) -> JSONResponse:
-    headers = {"Retry-After": RETRY_AFTER_S} if report.failure.retry else None
-    return JSONResponse(error_body(report), status_code=report.failure.http_status, headers=headers)
+    headers = dict(report.headers)
+    if report.failure.retry:
+        headers["Retry-After"] = str(report.retry_after_s)
+    if report.failure.http_status == 401:
+        headers["WWW-Authenticate"] = f'Bearer scope="{report.scope}"'
+    return JSONResponse(error_body(report), status_code=report.failure.http_status, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

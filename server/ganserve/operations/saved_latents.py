@@ -1,8 +1,12 @@
 """Saved latents: a z, w or ws kept under a short id until deleted (or its ttl_s).
 
 Save from a seed, from explicit values, or from another saved latent ({"id": ...}, e.g. a saved z
-as w). The result of an interpolation or a batch is saved by posting the ws it returned: those
-ws are already truncated, so save them with psi 1 (the default).
+as w). A saved latent belongs to the key that saved it: a key lists and deletes only its own (an
+admin key, or anyone where access is open without a key, sees all), within its quota of
+GANSERVE_MAX_SAVED_LATENTS_PER_KEY; anyone who may read latents reads one by its id (a share link).
+
+The result of an interpolation or a batch is saved by posting the ws it returned: those ws are
+already truncated, so save them with psi 1 (the default).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ganserve.errors import InvalidInput, NotFound
+from ganserve.access.gate import Caller
+from ganserve.access.keys import Scope
+from ganserve.errors import InvalidInput, NotFound, PermissionDenied
 from ganserve.pipeline import ModelPipeline
 from ganserve.protocol import LatentKind, SavedLatentEntry, SaveLatentRequest
 from ganserve.state import AppState
@@ -79,7 +85,7 @@ async def _values(body: SaveLatentRequest, pipeline: ModelPipeline) -> tuple[np.
     return ws, source, kind
 
 
-async def save(state: AppState, body: SaveLatentRequest) -> SavedLatent:
+async def save(state: AppState, caller: Caller, body: SaveLatentRequest) -> SavedLatent:
     pipeline = state.pipeline(body.model)
     values, source, kind = await _values(body, pipeline)
     now = time.time()
@@ -93,8 +99,9 @@ async def save(state: AppState, body: SaveLatentRequest) -> SavedLatent:
         source=source,
         created=now,
         expires=None if body.ttl_s is None else now + body.ttl_s,
+        owner=caller.owner,
     )
-    return await state.latent_store.save(latent)
+    return await state.latent_store.save(latent, state.settings.max_saved_latents_per_key)
 
 
 def _not_found(id: str) -> NotFound:
@@ -108,19 +115,25 @@ async def get(state: AppState, id: str) -> SavedLatent:
     return latent
 
 
-async def delete(state: AppState, id: str) -> None:
-    if not (is_valid_id(id) and await state.latent_store.delete(id)):
+async def delete(state: AppState, caller: Caller, id: str) -> None:
+    latent = await get(state, id)
+    if not caller.sees_everything and latent.owner != caller.owner:
+        raise PermissionDenied(
+            Scope.latents_write, f"saved latent {id} belongs to another key: only its owner (or an admin key) deletes it"
+        )
+    if not await state.latent_store.delete(id):
         raise _not_found(id)
 
 
 async def list_page(
-    state: AppState, model: str | None, limit: int | None, cursor: str | None, include_values: bool
+    state: AppState, caller: Caller, model: str | None, limit: int | None, cursor: str | None, include_values: bool
 ) -> tuple[list[SavedLatentEntry], str | None]:
-    """Newest first, a page at a time; the cursor of the next page (None on the last)."""
+    """The caller's own (all of them for an admin), newest first, a page at a time; the cursor of the next page (None on the last)."""
     most = state.settings.max_saved_latents_page
     if limit is not None and limit > most:
         raise InvalidInput("limit", f"at most {most} per page (GANSERVE_MAX_SAVED_LATENTS_PAGE)")
-    page, next_cursor = await state.latent_store.list(model, limit or most, cursor)
+    owner = None if caller.sees_everything else caller.owner
+    page, next_cursor = await state.latent_store.list(model, limit or most, cursor, owner)
     entries = [
         SavedLatentEntry(
             **latent.model_dump(exclude={"values"}),

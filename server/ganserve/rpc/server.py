@@ -50,7 +50,7 @@ class GrpcServer:
             ("grpc.so_reuseport", 0),  # a second gateway on the same port must fail, not share it
         ]
         self.state, self.grace_s = state, settings.grpc_grace_s
-        self.server = grpc.aio.server(interceptors=[ServiceInterceptor(state.metrics)], options=options)
+        self.server = grpc.aio.server(interceptors=[ServiceInterceptor(state)], options=options)
         ganserve_pb2_grpc.add_GeneratorServicer_to_server(GeneratorServicer(state), self.server)
         self.health = GatewayHealth(state)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -58,7 +58,11 @@ class GrpcServer:
         reflection.enable_server_reflection([SERVICE_NAME, health_name, reflection.SERVICE_NAME], self.server)
         address = f"{settings.host}:{settings.grpc_port}"
         try:
-            self.port = self.server.add_insecure_port(address)
+            if settings.tls_cert_file and settings.tls_key_file:
+                pair = (settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())
+                self.port = self.server.add_secure_port(address, grpc.ssl_server_credentials([pair]))
+            else:
+                self.port = self.server.add_insecure_port(address)
         except RuntimeError as exc:
             raise RuntimeError(f"gRPC cannot listen on {address} (in use? set GANSERVE_GRPC_PORT, 0 for no gRPC): {exc}") from None
 

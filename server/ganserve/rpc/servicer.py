@@ -11,12 +11,13 @@ import grpc
 import numpy as np
 
 from ganserve.encode import encode_image, tile
-from ganserve.operations import children, interpolate, mix, saved_latents
+from ganserve.operations import children, cost, interpolate, mix, saved_latents
 from ganserve.operations.directions import list_directions
 from ganserve.operations.generate import generate
 from ganserve.operations.models import list_models
 from ganserve.protocol import BatchRequest, ChildrenRequest, InterpolationRequest, InterpolationSpace, MixRequest, SaveLatentRequest
 from ganserve.rpc import convert
+from ganserve.rpc.callers import current_caller
 from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2 as pb
 from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2_grpc
 from ganserve.state import AppState
@@ -61,6 +62,7 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
                 **convert.generation(request.options),
             }
         )
+        await cost.admit(self.state, current_caller(), cost.of_batch(body, pipeline.config.resolution, grid=request.grid))
         images, ws = await generate(self.state, pipeline, body)
         if request.grid:
             grid = await self.state.run_blocking(tile, images, columns)
@@ -82,6 +84,7 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
                 **convert.generation(request.options),
             }
         )
+        await cost.admit(self.state, current_caller(), cost.of_interpolation(body, pipeline.config.resolution))
         async for frame in interpolate.stream(self.state, pipeline, body):
             message = pb.Frame(index=frame.index, count=frame.count)
             if frame.image is None:
@@ -107,6 +110,7 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
                 **convert.generation(request.options),
             }
         )
+        await cost.admit(self.state, current_caller(), cost.of_mix(body, pipeline.config.resolution))
         mixed = await mix.mix(self.state, pipeline, body)
         response = pb.MixResponse(model=pipeline.config.name, layers=mixed.layers)
         images = await self._images(mixed.images, fmt, mixed.ws if request.include_ws else None)
@@ -142,6 +146,7 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
                 **convert.generation(request.options),
             }
         )
+        await cost.admit(self.state, current_caller(), cost.of_children(body, pipeline.config.resolution))
         bred = await children.children(self.state, pipeline, body)
         response = pb.ChildrenResponse(model=pipeline.config.name, ws=[convert.tensor(ws) for ws in bred.ws])
         if bred.images is None:
@@ -167,18 +172,18 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
                 "class": convert.class_value(request),
             }
         )
-        return convert.saved_latent(await saved_latents.save(self.state, body))
+        return convert.saved_latent(await saved_latents.save(self.state, current_caller(), body))
 
     async def GetLatent(self, request: pb.GetLatentRequest, context: grpc.aio.ServicerContext) -> pb.SavedLatent:
         return convert.saved_latent(await saved_latents.get(self.state, request.id))
 
     async def DeleteLatent(self, request: pb.DeleteLatentRequest, context: grpc.aio.ServicerContext) -> pb.DeleteLatentResponse:
-        await saved_latents.delete(self.state, request.id)
+        await saved_latents.delete(self.state, current_caller(), request.id)
         return pb.DeleteLatentResponse()
 
     async def ListLatents(self, request: pb.ListLatentsRequest, context: grpc.aio.ServicerContext) -> pb.ListLatentsResponse:
         entries, next_cursor = await saved_latents.list_page(
-            self.state, request.model or None, request.limit or None, request.cursor or None, request.include_values
+            self.state, current_caller(), request.model or None, request.limit or None, request.cursor or None, request.include_values
         )
         latents = [convert.saved_latent(entry, request.include_values) for entry in entries]
         return pb.ListLatentsResponse(latents=latents, next_cursor=next_cursor or "")

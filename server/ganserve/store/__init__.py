@@ -44,6 +44,7 @@ class SavedLatent(BaseModel):
     source: dict = Field(description='how it was made, e.g. {"seed": 42, "psi": 0.7} or {"explicit": "ws"}')
     created: float = Field(description="unix time, seconds")
     expires: float | None = Field(None, description="unix time, seconds; null: kept until deleted")
+    owner: str = Field("", description="the id of the API key that saved it; empty: saved without a key")
 
     @model_validator(mode="after")
     def _shape_fits_kind(self) -> SavedLatent:
@@ -63,20 +64,28 @@ class SavedLatent(BaseModel):
 
 
 class LatentStore(Protocol):
-    async def save(self, latent: SavedLatent) -> SavedLatent:
-        """Store durably (acknowledged = kept), under latent.id, which must be new (see new_id)."""
+    async def save(self, latent: SavedLatent, quota: int = 0) -> SavedLatent:
+        """Store durably (acknowledged = kept), under latent.id, which must be new (see new_id).
+        With a quota, raises QuotaExceeded when latent.owner already has that many live latents,
+        atomically with the write (gateways sharing the store cannot overshoot it together)."""
 
     async def get(self, id: str) -> SavedLatent | None:
         """None when unknown, deleted or expired."""
 
-    async def list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
-        """Newest first (then by id), optionally one model's; returns the page and the cursor of the
-        next one (None on the last page). Raises InvalidInput("cursor") for a cursor it did not make."""
+    async def list(
+        self, model: str | None, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[SavedLatent], str | None]:
+        """Newest first (then by id), optionally one model's and one owner's; returns the page and the
+        cursor of the next one (None on the last page). Raises InvalidInput("cursor") for a cursor it did not make."""
 
     async def delete(self, id: str) -> bool:
         """True when something was deleted."""
 
     async def close(self) -> None: ...
+
+
+def quota_message(quota: int) -> str:
+    return f"this key has {quota} saved latents, its quota (GANSERVE_MAX_SAVED_LATENTS_PER_KEY): delete some first"
 
 
 def new_id() -> str:

@@ -2,7 +2,7 @@
 
 Layout: one hash per latent, `ganserve:latent:{id}`, with the values as raw float32 bytes; sorted
 sets for listing, scored by `created` (ties ordered by id, as Redis orders equal scores): all
-latents and one per model; and `ganserve:latents:expiring`, scored by `expires`, so that expired
+latents, one per model, one per owner and one per owner and model; and `ganserve:latents:expiring`, scored by `expires`, so that expired
 ids leave the listing sets (their hashes expire by themselves, with PEXPIREAT). A save or a delete
 is one MULTI/EXEC transaction.
 
@@ -20,9 +20,10 @@ import time
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, RedisError, TimeoutError
+from redis.exceptions import BusyLoadingError, ConnectionError, RedisError, TimeoutError, WatchError
 
-from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor
+from ganserve.errors import QuotaExceeded
+from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor, quota_message
 
 log = logging.getLogger("ganserve.store")
 
@@ -30,6 +31,13 @@ PREFIX = "ganserve:latent:"
 ALL = "ganserve:latents"
 BY_MODEL = "ganserve:latents:model:"
 EXPIRING = "ganserve:latents:expiring"
+BY_OWNER = "ganserve:latents:owner:"  # + owner, and + owner + ":model:" + model
+QUOTA_RETRIES = 32  # a save under a quota retries while other saves of the same owner land first
+
+
+def _listing_sets(model: str, owner: str) -> list[str]:
+    """Every sorted set a latent is listed in."""
+    return [ALL, BY_MODEL + model, BY_OWNER + owner, f"{BY_OWNER}{owner}:model:{model}"]
 
 
 def _reason(exc: RedisError) -> str:
@@ -40,8 +48,8 @@ def _reason(exc: RedisError) -> str:
     return f"error ({type(exc).__name__})"
 
 
-def _expiring_member(model: str, id: str) -> str:
-    return json.dumps([model, id], separators=(",", ":"))
+def _expiring_member(model: str, id: str, owner: str) -> str:
+    return json.dumps([model, id, owner], separators=(",", ":"))
 
 
 class RedisLatentStore:
@@ -65,7 +73,7 @@ class RedisLatentStore:
             raise StoreUnavailable(f"saved-latent store unavailable: Redis {_reason(exc)}; retry shortly") from exc
 
     # -- the LatentStore protocol ----------------------------------------------------------------
-    async def save(self, latent: SavedLatent) -> SavedLatent:
+    async def save(self, latent: SavedLatent, quota: int = 0) -> SavedLatent:
         shape, data = encode_values(latent)
         fields = {
             "model": latent.model,
@@ -78,20 +86,35 @@ class RedisLatentStore:
             "source": json.dumps(latent.source),
             "created": repr(latent.created),
             "expires": "" if latent.expires is None else repr(latent.expires),
+            "owner": latent.owner,
         }
+        owned = BY_OWNER + latent.owner
 
         async def run():
-            async with self.client.pipeline(transaction=True) as tx:
-                key = PREFIX + latent.id
-                tx.delete(key)
-                tx.hset(key, mapping=fields)
-                tx.zadd(ALL, {latent.id: latent.created})
-                tx.zadd(BY_MODEL + latent.model, {latent.id: latent.created})
-                if latent.expires is not None:
-                    tx.pexpireat(key, int(latent.expires * 1000))
-                    tx.zadd(EXPIRING, {_expiring_member(latent.model, latent.id): latent.expires})
-                await tx.execute()
+            for _ in range(QUOTA_RETRIES):
+                async with self.client.pipeline(transaction=True) as tx:
+                    if quota:  # counted and written in one transaction: WATCH fails it if another save of this owner lands
+                        await tx.watch(owned)
+                        if await tx.zcard(owned) >= quota:
+                            raise QuotaExceeded(quota_message(quota))
+                        tx.multi()
+                    key = PREFIX + latent.id
+                    tx.delete(key)
+                    tx.hset(key, mapping=fields)
+                    for listing in _listing_sets(latent.model, latent.owner):
+                        tx.zadd(listing, {latent.id: latent.created})
+                    if latent.expires is not None:
+                        tx.pexpireat(key, int(latent.expires * 1000))
+                        tx.zadd(EXPIRING, {_expiring_member(latent.model, latent.id, latent.owner): latent.expires})
+                    try:
+                        await tx.execute()
+                        return
+                    except WatchError:
+                        continue
+            raise StoreUnavailable("saved-latent store busy: too many concurrent saves of this key; retry shortly")
 
+        if quota:  # expired latents do not count: drop them from the owner's set first
+            await self._call(self._purge_expired)
         await self._call(run)
         try:
             await self._purge_expired()
@@ -103,23 +126,29 @@ class RedisLatentStore:
         fields = await self._call(lambda: self.client.hgetall(PREFIX + id))
         return self._latent(id, fields, time.time())
 
-    async def list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
+    async def list(
+        self, model: str | None, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[SavedLatent], str | None]:
         after = None if cursor is None else decode_cursor(cursor)
-        page = await self._call(lambda: self._walk(BY_MODEL + model if model is not None else ALL, after, limit + 1))
+        if owner is None:
+            listing = BY_MODEL + model if model is not None else ALL
+        else:
+            listing = f"{BY_OWNER}{owner}:model:{model}" if model is not None else BY_OWNER + owner
+        page = await self._call(lambda: self._walk(listing, after, limit + 1))
         return page[:limit], page_cursor(page[:limit], len(page) > limit)
 
     async def delete(self, id: str) -> bool:
         async def run():
             key = PREFIX + id
-            model = await self.client.hget(key, "model")
+            model, owner = await self.client.hmget(key, ["model", "owner"])
             if model is None:
                 return False
-            model = model.decode()
+            model, owner = model.decode(), (owner or b"").decode()
             async with self.client.pipeline(transaction=True) as tx:
                 tx.delete(key)
-                tx.zrem(ALL, id)
-                tx.zrem(BY_MODEL + model, id)
-                tx.zrem(EXPIRING, _expiring_member(model, id))
+                for listing in _listing_sets(model, owner):
+                    tx.zrem(listing, id)
+                tx.zrem(EXPIRING, _expiring_member(model, id, owner), json.dumps([model, id], separators=(",", ":")))
                 deleted, *_ = await tx.execute()
             return deleted > 0
 
@@ -144,6 +173,7 @@ class RedisLatentStore:
             source=json.loads(text["source"]),
             created=float(text["created"]),
             expires=float(text["expires"]) if text["expires"] else None,
+            owner=text.get("owner", ""),
         )
         return None if latent.is_expired(now) else latent
 
@@ -183,8 +213,8 @@ class RedisLatentStore:
             return
         async with self.client.pipeline(transaction=True) as tx:
             for member in members:
-                model, id = json.loads(member)
-                tx.zrem(ALL, id)
-                tx.zrem(BY_MODEL + model, id)
+                model, id, *owner = json.loads(member)  # members from before owners: [model, id]
+                for listing in _listing_sets(model, owner[0] if owner else ""):
+                    tx.zrem(listing, id)
             tx.zrem(EXPIRING, *members)
             await tx.execute()

@@ -15,7 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor
+from ganserve.errors import QuotaExceeded
+from ganserve.store import DTYPE, SavedLatent, StoreUnavailable, decode_cursor, decode_values, encode_values, page_cursor, quota_message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS latents (
@@ -29,20 +30,26 @@ CREATE TABLE IF NOT EXISTS latents (
     name TEXT NOT NULL,
     source TEXT NOT NULL, -- JSON
     created REAL NOT NULL,
-    expires REAL
+    expires REAL,
+    owner TEXT NOT NULL DEFAULT ''  -- the saving key's id; '' without a key
 );
 CREATE INDEX IF NOT EXISTS latents_newest ON latents (created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS latents_model_newest ON latents (model, created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS latents_expires ON latents (expires) WHERE expires IS NOT NULL;
 """
+# Files from before saved latents had owners get the column (their latents belong to no key).
+OWNER_INDEXES = """
+CREATE INDEX IF NOT EXISTS latents_owner_newest ON latents (owner, created DESC, id DESC);
+CREATE INDEX IF NOT EXISTS latents_owner_model_newest ON latents (owner, model, created DESC, id DESC);
+"""
 log = logging.getLogger("ganserve.store")
 
-COLUMNS = "id, model, model_version, kind, shape, dtype, data, name, source, created, expires"
+COLUMNS = "id, model, model_version, kind, shape, dtype, data, name, source, created, expires, owner"
 PURGE_EVERY_S = 60.0  # expired rows are never returned; they are deleted at most this often
 
 
 def _row_to_latent(row: tuple) -> SavedLatent:
-    id, model, version, kind, shape, dtype, data, name, source, created, expires = row
+    id, model, version, kind, shape, dtype, data, name, source, created, expires, owner = row
     return SavedLatent(
         id=id,
         model=model,
@@ -53,6 +60,7 @@ def _row_to_latent(row: tuple) -> SavedLatent:
         source=json.loads(source),
         created=created,
         expires=expires,
+        owner=owner,
     )
 
 
@@ -75,15 +83,32 @@ class SQLiteLatentStore:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.executescript(SCHEMA)
+        if "owner" not in {row[1] for row in connection.execute("PRAGMA table_info(latents)")}:
+            connection.execute("ALTER TABLE latents ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        connection.executescript(OWNER_INDEXES)
         self._connection = connection
 
-    def _save(self, latent: SavedLatent) -> None:
+    def _save(self, latent: SavedLatent, quota: int) -> None:
         shape, data = encode_values(latent)
         row = (
             *(latent.id, latent.model, latent.model_version, latent.kind, json.dumps(shape), DTYPE, data, latent.name),
-            *(json.dumps(latent.source), latent.created, latent.expires),
+            *(json.dumps(latent.source), latent.created, latent.expires, latent.owner),
         )
-        self._db.execute(f"INSERT INTO latents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        insert = f"INSERT INTO latents ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        if not quota:
+            self._db.execute(insert, row)
+        else:
+            # BEGIN IMMEDIATE takes the write lock first: other gateways on this file wait, so count and insert are one step.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                live = "SELECT COUNT(*) FROM latents WHERE owner = ? AND (expires IS NULL OR expires > ?)"
+                if self._db.execute(live, (latent.owner, time.time())).fetchone()[0] >= quota:
+                    raise QuotaExceeded(quota_message(quota))
+                self._db.execute(insert, row)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
         self._purge_expired()
 
     def _get(self, id: str) -> SavedLatent | None:
@@ -91,9 +116,12 @@ class SQLiteLatentStore:
         row = self._db.execute(query, (id, time.time())).fetchone()
         return None if row is None else _row_to_latent(row)
 
-    def _list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
+    def _list(self, model: str | None, limit: int, cursor: str | None, owner: str | None) -> tuple[list[SavedLatent], str | None]:
         where: list[str] = ["(expires IS NULL OR expires > ?)"]
         args: list[object] = [time.time()]
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
         if model is not None:
             where.append("model = ?")
             args.append(model)
@@ -134,15 +162,17 @@ class SQLiteLatentStore:
             log.warning("saved-latent store %s: %s", self.path, exc)
             raise StoreUnavailable(f"saved-latent store unavailable: SQLite: {exc}") from exc
 
-    async def save(self, latent: SavedLatent) -> SavedLatent:
-        await self._run(self._save, latent)
+    async def save(self, latent: SavedLatent, quota: int = 0) -> SavedLatent:
+        await self._run(self._save, latent, quota)
         return latent
 
     async def get(self, id: str) -> SavedLatent | None:
         return await self._run(self._get, id)
 
-    async def list(self, model: str | None, limit: int, cursor: str | None) -> tuple[list[SavedLatent], str | None]:
-        return await self._run(self._list, model, limit, cursor)
+    async def list(
+        self, model: str | None, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[SavedLatent], str | None]:
+        return await self._run(self._list, model, limit, cursor, owner)
 
     async def delete(self, id: str) -> bool:
         return await self._run(self._delete, id)

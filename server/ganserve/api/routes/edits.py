@@ -11,14 +11,17 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from ganserve.access.keys import Scope
+from ganserve.api.access import GenerateCaller, requires
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State, encode_base64
 from ganserve.api.schemas import ERROR_RESPONSES, BatchResponse, LatentsResponse
 from ganserve.encode import MEDIA_TYPES, encode_image, tile
 from ganserve.operations import children as breeding
+from ganserve.operations import cost
 from ganserve.operations.directions import list_directions
 from ganserve.protocol import ChildrenOutput, ChildrenRequest, DirectionInfo
 
-router = APIRouter(prefix="/v1/models/{model}", tags=["latents"])
+router = APIRouter(prefix="/v1/models/{model}", tags=["latents"], dependencies=requires(Scope.generate))
 
 
 class DirectionList(BaseModel):
@@ -37,7 +40,10 @@ async def directions(pipeline: Pipeline) -> DirectionList:
     responses={200: {"content": {"application/json": {}, **IMAGE_RESPONSE["content"]}}, **ERROR_RESPONSES},
     summary="Children: random variations of a parent latent",
 )
-async def children(body: ChildrenRequest, pipeline: Pipeline, state: State) -> Response | BatchResponse | LatentsResponse:
+async def children(
+    caller: GenerateCaller, body: ChildrenRequest, pipeline: Pipeline, state: State
+) -> Response | BatchResponse | LatentsResponse:
+    await cost.admit(state, caller, cost.of_children(body, pipeline.config.resolution))
     bred = await breeding.children(state, pipeline, body)
     images = bred.images
     if images is None:

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ganserve.access.keys import Scope
+from ganserve.api.access import requires
 from ganserve.api.deps import State
 
 router = APIRouter(tags=["operations"])
@@ -29,6 +31,9 @@ async def readyz(state: State) -> JSONResponse:
     return JSONResponse(body, status_code=503 if reason else 200, headers={"Retry-After": "1"} if reason else None)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+@router.get(
+    "/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}}, dependencies=requires(Scope.metrics)
+)
 async def metrics(state: State) -> Response:
+    """Prometheus metrics; with keys required, scope metrics (or GANSERVE_METRICS_PORT: an open port of its own)."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,13 +7,16 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from ganserve.access.keys import Scope
+from ganserve.api.access import GenerateCaller, requires
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State, encode_base64
 from ganserve.api.schemas import ERROR_RESPONSES, FramesResponse, LatentsResponse
 from ganserve.encode import MEDIA_TYPES, encode_animation, encode_image
+from ganserve.operations import cost
 from ganserve.operations import interpolate as interpolating
 from ganserve.protocol import AnimationFormat, InterpolationOutput, InterpolationRequest
 
-router = APIRouter(prefix="/v1/models/{model}", tags=["latents"])
+router = APIRouter(prefix="/v1/models/{model}", tags=["latents"], dependencies=requires(Scope.generate))
 
 ANIMATION_CONTENT: dict[str, Any] = {"image/webp": {}, "image/gif": {}}
 
@@ -24,7 +27,10 @@ ANIMATION_CONTENT: dict[str, Any] = {"image/webp": {}, "image/gif": {}}
     responses={200: {"content": {"application/json": {}, **ANIMATION_CONTENT, **IMAGE_RESPONSE["content"]}}, **ERROR_RESPONSES},
     summary="Interpolate between keyframes: animation, frames, one frame, or the latents",
 )
-async def interpolate(body: InterpolationRequest, pipeline: Pipeline, state: State) -> Response | LatentsResponse | FramesResponse:
+async def interpolate(
+    caller: GenerateCaller, body: InterpolationRequest, pipeline: Pipeline, state: State
+) -> Response | LatentsResponse | FramesResponse:
+    await cost.admit(state, caller, cost.of_interpolation(body, pipeline.config.resolution))
     walk = await interpolating.interpolate(state, pipeline, body)
     fmt, images, settings = walk.format, walk.images, state.settings
     if images is None:

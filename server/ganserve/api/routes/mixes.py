@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from ganserve.access.keys import Scope
+from ganserve.api.access import GenerateCaller, requires
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State, encode_base64
 from ganserve.api.schemas import ERROR_RESPONSES, MixCell, MixResponse
 from ganserve.encode import MEDIA_TYPES, encode_image
+from ganserve.operations import cost
 from ganserve.operations import mix as mixing
 from ganserve.protocol import MixOutput, MixRequest
 
-router = APIRouter(prefix="/v1/models/{model}", tags=["latents"])
+router = APIRouter(prefix="/v1/models/{model}", tags=["latents"], dependencies=requires(Scope.generate))
 
 
 @router.post(
@@ -20,7 +23,8 @@ router = APIRouter(prefix="/v1/models/{model}", tags=["latents"])
     responses={200: {"content": {"application/json": {}, **IMAGE_RESPONSE["content"]}}, **ERROR_RESPONSES},
     summary="Style mixing: row latents with chosen layers taken from column latents",
 )
-async def mix(body: MixRequest, pipeline: Pipeline, state: State) -> Response | MixResponse:
+async def mix(caller: GenerateCaller, body: MixRequest, pipeline: Pipeline, state: State) -> Response | MixResponse:
+    await cost.admit(state, caller, cost.of_mix(body, pipeline.config.resolution))
     mixed = await mixing.mix(state, pipeline, body)
     media_type = MEDIA_TYPES[body.format]
     if body.output in (MixOutput.grid, MixOutput.cell):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ganserve.access.keys import Scope
+from ganserve.api.access import requires
 from ganserve.api.deps import Pipeline, State
 from ganserve.api.schemas import ERROR_RESPONSES, ModelList
 from ganserve.operations.models import limits as request_limits
@@ -11,7 +13,7 @@ from ganserve.operations.models import list_models as served_models
 from ganserve.operations.models import model_info
 from ganserve.protocol import Limits, ModelInfo
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], dependencies=requires(Scope.generate))
 
 
 @router.get("/limits", response_model=Limits, summary="The per-request limits")

@@ -20,16 +20,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from ganserve.access.gate import Caller
+from ganserve.access.keys import Scope
+from ganserve.api.access import GenerateCaller, requires
 from ganserve.api.deps import IMAGE_RESPONSE, Pipeline, State
 from ganserve.api.schemas import ERROR_RESPONSES
 from ganserve.errors import InvalidInput, NotFound
 from ganserve.latents import SEED_MAX
+from ganserve.operations import cost
 from ganserve.operations.stable_image import stable_image
 from ganserve.pipeline import ModelPipeline
 from ganserve.protocol import EDITS_PER_LATENT_CAP, Edit, ImageFormat, Latent, NoiseMode, StableImageRequest, View
 from ganserve.state import AppState
 
-router = APIRouter(prefix="/v1/models/{model}", tags=["images"])
+router = APIRouter(prefix="/v1/models/{model}", tags=["images"], dependencies=requires(Scope.generate))
 
 SAVED_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 FILENAME = re.compile(r"^(?P<seed>[^.]*)\.(?P<ext>[^.]*)$")
@@ -126,7 +130,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-async def respond(request: Request, state: AppState, pipeline: ModelPipeline, body: StableImageRequest) -> Response:
+async def respond(request: Request, state: AppState, caller: Caller, pipeline: ModelPipeline, body: StableImageRequest) -> Response:
+    res = pipeline.config.resolution
+    await cost.admit(state, caller, cost.Cost(1, 1, res, res, body.format, "filename"))
     if_none_match = request.headers.get("if-none-match")
     image = await stable_image(state, pipeline, body, lambda tag: etag_matches(if_none_match, f'"{tag}"'))
     headers = {"ETag": f'"{image.tag}"', "Cache-Control": CACHE_CONTROL}
@@ -142,19 +148,23 @@ ROUTE: dict[str, Any] = {
 
 
 @router.get("/seeds/{filename}", summary="One image from a seed", **ROUTE)
-async def seed_image(request: Request, filename: str, pipeline: Pipeline, state: State, options: Options) -> Response:
+async def seed_image(
+    request: Request, caller: GenerateCaller, filename: str, pipeline: Pipeline, state: State, options: Options
+) -> Response:
     seed_text, fmt = parse_filename(filename, "seed")
     if not seed_text.isdigit() or int(seed_text) > SEED_MAX:
         raise InvalidInput("seed", f"seed must be an integer 0-{SEED_MAX}, got {seed_text!r}")
-    return await respond(request, state, pipeline, options.request(Latent(seed=int(seed_text)), fmt))
+    return await respond(request, state, caller, pipeline, options.request(Latent(seed=int(seed_text)), fmt))
 
 
 @router.get("/latents/{filename}", summary="One image from a saved latent", **ROUTE)
-async def saved_latent_image(request: Request, filename: str, pipeline: Pipeline, state: State, options: Options) -> Response:
+async def saved_latent_image(
+    request: Request, caller: GenerateCaller, filename: str, pipeline: Pipeline, state: State, options: Options
+) -> Response:
     latent_id, fmt = parse_filename(filename, "id")
     if not SAVED_ID.fullmatch(latent_id):
         raise NotFound("latent.id", f"no saved latent {latent_id!r}")
-    return await respond(request, state, pipeline, options.request(Latent(id=latent_id), fmt))
+    return await respond(request, state, caller, pipeline, options.request(Latent(id=latent_id), fmt))
 
 
 # HEAD for CDNs and link checkers (same handlers; the image is then cached for the GET that follows).

@@ -11,12 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
+from ganserve.access.keys import Scope
+from ganserve.api.access import requires
 from ganserve.api.deps import Pipeline, State
 from ganserve.api.schemas import ERROR_RESPONSES, Responses
 from ganserve.operations.training_log import samples_path, training_log
 from ganserve.protocol import TrainingLog
 
-router = APIRouter(prefix="/v1/models/{model}/training", tags=["training"])
+router = APIRouter(prefix="/v1/models/{model}/training", tags=["training"], dependencies=requires(Scope.generate))
 NOT_FOUND: Responses = {404: {**ERROR_RESPONSES[404], "description": "unknown model, or no training log"}}
 
 
