@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,6 +17,7 @@ from ganserve.api.app import create_app
 from ganserve.settings import Settings
 from ganserve.store import new_id
 from ganserve.store.sqlite import SQLiteLatentStore
+from ganserve.triton.local import free_port
 
 OPEN_PATHS = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # What each route needs, written out here rather than read from the code under test.
@@ -257,3 +259,13 @@ def test_concurrency_cap_refuses_past_it(settings, tmp_path):
     error = assert_error(busy, 503)
     assert error["code"] == "busy" and busy.headers["retry-after"] == "1" and "GANSERVE_MAX_CONCURRENT_REQUESTS" in error["message"]
     assert health.status_code == 200 and after.status_code == 200
+
+
+def test_metrics_on_a_port_of_their_own_are_open(settings, tmp_path):
+    port = free_port()
+    with _limited(settings, tmp_path, auth="keys", metrics_port=port) as client:
+        assert client.get("/metrics").status_code == 401  # on the main port: scope metrics
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert scraped.status_code == 200 and "ganserve_requests_total" in scraped.text
+    with pytest.raises(httpx.TransportError):  # and gone with the gateway
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)

@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await grpc_server.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
+            metrics_server.server_close()
         state.ready = False
         await state.close()
 
