@@ -383,9 +383,8 @@ def tick(kimg: float) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def training_server(settings, tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
+def training_run(runs: Path) -> Path:
+    """runs/demo64: a training log of two ticks and one checkpoint, with its 48x32 sample grid."""
     run = runs / "demo64"
     (run / "samples").mkdir(parents=True)
     (run / "samples" / "kimg-000001.png").write_bytes(png(48, 32))
@@ -394,6 +393,13 @@ def training_server(settings, tmp_path_factory):
         {"event": "checkpoint", "kimg": 1.0, "snapshot": "snapshots/kimg-000001.safetensors", "samples": "samples/kimg-000001.png"}
     )
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return run
+
+
+@pytest.fixture(scope="module")
+def training_server(settings, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    run = training_run(runs)
     workdir = tmp_path_factory.mktemp("training-live")
     with gateway(served_env(settings, workdir, runs_dir=str(runs)), workdir, "demo64") as (server, _):
         server.run_dir = run
@@ -425,6 +431,78 @@ def test_training_view_plots_the_log_and_updates_live(browser, training_server):
         watched.check_clean()
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------------------- API keys
+@pytest.fixture(scope="module")
+def keyed_server(settings, tmp_path_factory):
+    """A gateway that needs API keys (GANSERVE_AUTH=keys), with a training run: its sample grid is an
+    image the page would otherwise load by URL, which cannot send the key. server.env: its settings."""
+    runs = tmp_path_factory.mktemp("keyed-runs")
+    training_run(runs)
+    workdir = tmp_path_factory.mktemp("keyed")
+    with gateway(served_env(settings, workdir, auth="keys", runs_dir=str(runs)), workdir, "demo64") as (server, _):
+        yield server
+
+
+def create_key(env: dict[str, str], *scopes: str) -> str:
+    """`ganserve keys create --json` with the gateway's settings (so its key store): the key text."""
+    command = [str(Path(sys.executable).with_name("ganserve")), "keys", "create", "--json"]
+    command += [arg for scope in scopes for arg in ("--scope", scope)]
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)["key"]
+
+
+def test_the_playground_asks_for_an_api_key_and_keeps_it(browser, keyed_server):
+    base = keyed_server.base_url
+    assert httpx.get(f"{base}/v1/models").status_code == 401 and httpx.get(f"{base}/playground/app.js").status_code == 200
+    key = create_key(keyed_server.env, "generate", "latents:read", "latents:write")
+    watched = Watched(browser.new_context(), base)
+    sent: list[tuple[str, str | None]] = []  # (url, Authorization) of every API request
+    watched.page.on("request", lambda r: sent.append((r.url, r.headers.get("authorization"))) if "/v1/" in r.url else None)
+    page = watched.page
+    try:
+        page.goto(f"{base}/playground")
+        page.wait_for_selector("#api-key-message:not([hidden])")
+        assert "needs an API key with scope generate" in page.text_content("#api-key-message")
+        assert page.get_attribute("#api-key", "aria-invalid") == "true"
+        assert page.locator("#model option").count() == 0 and page.locator("#grid li").count() == 0
+        assert page.get_attribute("body", "data-ready") is None and page.is_hidden("#error")
+        assert watched.failed and {status for status, _ in watched.failed} == {401}
+        assert all(header is None for _, header in sent)
+        page.fill("#api-key", create_key(keyed_server.env, "latents:read"))  # a key without scope generate: 403, said there too
+        page.press("#api-key", "Enter")
+        page.wait_for_function("document.querySelector('#api-key-message').textContent.includes('lacks scope generate')")
+        assert not page.is_hidden("#api-key-message") and page.locator("#model option").count() == 0
+        assert {status for status, _ in watched.failed} == {401, 403}
+        watched.failed.clear()
+        watched.console.clear()  # the browser logs each refused request: expected, until a good key is given
+        keyless = len(sent)
+
+        page.fill("#api-key", key)
+        page.press("#api-key", "Enter")
+        page.wait_for_selector("body[data-ready='true']")
+        page.wait_for_selector("#grid[data-loaded]")
+        assert page.is_hidden("#api-key-message") and page.get_attribute("#api-key", "aria-invalid") is None
+        assert page.input_value("#model") == "demo64"
+        assert watched.pixels("#grid li:first-child img")["variance"] > 20
+        watched.select_seed(5)  # by its stable URL, fetched with the key
+        assert watched.pixels("#current-img")["variance"] > 20
+        page.click("#tab-training")  # the sample grid, fetched with the key too
+        page.wait_for_function("document.querySelector('#samples-img').naturalWidth === 48")
+        page.click("#tab-children")
+        assert any("/seeds/5.png" in url for url, _ in sent) and any("/training/samples/" in url for url, _ in sent)
+        assert {header for _, header in sent[keyless:]} == {f"Bearer {key}"}
+
+        page.reload()  # the key is kept (localStorage): the page starts at once
+        page.wait_for_selector("#grid[data-loaded]")
+        assert page.input_value("#api-key") == key
+        assert page.evaluate("localStorage.getItem('ganserve-api-key')") == key
+        assert {header for _, header in sent[keyless:]} == {f"Bearer {key}"}
+        watched.check_clean()
+    finally:
+        watched.context.close()
 
 
 def test_a_model_without_a_training_log_says_so(watched):

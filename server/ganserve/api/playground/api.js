@@ -1,10 +1,24 @@
-// The public HTTP API, as the playground uses it: JSON in and out, errors as ApiError.
+// The public HTTP API, as the playground uses it: JSON in and out, errors as ApiError (scope: the
+// one a 401 or 403 names). The API key (the header field, kept in localStorage) goes on every request
+// as Authorization: Bearer; so an image the page shows is fetched here too (blobUrl), never by URL.
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, scope = null) {
     super(message);
     this.name = 'ApiError';
-    Object.assign(this, { status, code, field });
+    Object.assign(this, { status, code, field, scope });
   }
+}
+
+export const isAuthError = (error) => error instanceof ApiError && (error.status === 401 || error.status === 403);
+
+const KEY_STORAGE = 'ganserve-api-key';
+let memoryKey = ''; // where localStorage is unavailable (a locked-down browser): this page only
+export function apiKey() {
+  try { return localStorage.getItem(KEY_STORAGE) || ''; } catch { return memoryKey; }
+}
+export function setApiKey(key) {
+  memoryKey = key;
+  try { if (key) localStorage.setItem(KEY_STORAGE, key); else localStorage.removeItem(KEY_STORAGE); } catch { /* memoryKey */ }
 }
 
 export async function api(path, { method = 'GET', body, signal, raw = false } = {}) {
@@ -13,22 +27,31 @@ export async function api(path, { method = 'GET', body, signal, raw = false } = 
     init.body = JSON.stringify(body);
     init.headers['content-type'] = 'application/json';
   }
+  const key = apiKey();
+  if (key) init.headers.authorization = `Bearer ${key}`;
   const response = await fetch(path, init);
   if (!response.ok) {
     let code = `http_${response.status}`;
     let message = `${response.status} ${response.statusText}`;
     let field = null;
+    let scope = null;
     try {
       const error = (await response.json()).error;
-      if (error) ({ code, message, field } = { ...error, message: error.message || message });
+      if (error) ({ code, message, field, scope = null } = { ...error, message: error.message || message });
     } catch { /* not JSON */ }
-    throw new ApiError(response.status, code, message, field);
+    throw new ApiError(response.status, code, message, field, scope);
   }
   if (raw) return response;
   return response.status === 204 ? null : response.json();
 }
 
 export const isAbort = (error) => error?.name === 'AbortError';
+
+// An image by URL, as an object URL (an <img src> could not send the key). Revoke it when replaced.
+export async function blobUrl(path, { signal } = {}) {
+  const response = await api(path, { signal, raw: true });
+  return URL.createObjectURL(await response.blob());
+}
 
 export function dataUrl(image) {
   return `data:${image.media_type};base64,${image.data}`;

@@ -1,11 +1,13 @@
 // The designers' playground: a static page on ganserve's public HTTP API only (no engine specifics).
 // This entry point wires the page together: it loads the models and limits, switches models (which
 // resets every view), wires the tabs and the buttons to the modules that do the work, and starts the
-// page from a share link when the URL has one. The modules, from the bottom up: state (S, $,
-// messages), requests, live-image, selection, then grid, directions, children, snapshots,
-// interpolation, mixing, settings, saved and training, each importing only modules below it.
-import { api } from './api.js';
-import { $, FALLBACK_LIMITS, S, clearError, guarded, showError, status } from './state.js';
+// page from a share link when the URL has one. The API key field: a 401 or 403 is said under it, and
+// a new key reloads what was refused (the whole start, when the models could not be listed). The
+// modules, from the bottom up: state (S, $, messages), requests, live-image, selection, then grid,
+// directions, children, snapshots, interpolation, mixing, settings, saved and training, each
+// importing only modules below it.
+import { api, apiKey, setApiKey } from './api.js';
+import { $, FALLBACK_LIMITS, S, clearError, clearKeyProblem, guarded, showError, status } from './state.js';
 import { modelPath } from './requests.js';
 import { attachLiveImage, onEditsReplaced, renderBreadcrumbs, showCurrent } from './selection.js';
 import { loadGrid, setPage } from './grid.js';
@@ -71,15 +73,19 @@ async function loadModel(name, shared = null) {
   renderLayerToggles();
   syncControls();
   resetTraining();
-  const directions = await api(`${modelPath()}/directions`).catch((error) => { showError(error); return { directions: [] }; });
-  S.directions = directions.directions;
-  S.dirById = new Map(S.directions.map((d) => [d.id, d]));
-  renderDirections();
+  await loadDirections();
   if (shared) await applyShared(shared);
   const grid = loadGrid();
   if (!$('panel-saved').hidden) loadSaved().catch(showError);
   if (!$('panel-training').hidden) pollTraining();
   await grid;
+}
+
+async function loadDirections() {
+  const directions = await api(`${modelPath()}/directions`).catch((error) => { showError(error); return { directions: [] }; });
+  S.directions = directions.directions;
+  S.dirById = new Map(S.directions.map((d) => [d.id, d]));
+  renderDirections();
 }
 
 function wireControls() {
@@ -155,11 +161,10 @@ function wireControls() {
   });
 }
 
-async function main() {
-  attachLiveImage($('current-img'));
-  onEditsReplaced(syncDirectionSliders);
-  wireTabs();
-  wireControls();
+// ---------------------------------------------------------------------------- start and the API key
+// The models and limits, then the chosen model. With keys required, this fails (a 401 or 403, said
+// under the key field) until a good key is entered; the key's change runs it again.
+async function start() {
   const [models, limits] = await Promise.all([api('/v1/models'), api('/v1/limits').catch(() => null)]);
   if (limits) S.limits = { ...FALLBACK_LIMITS, ...limits };
   S.models = models.models;
@@ -171,4 +176,40 @@ async function main() {
   document.body.dataset.ready = 'true';
 }
 
-main().catch(showError);
+// After a new key: start the page if it has not started, else redraw what the old key may have had
+// refused (the directions, the grid and then the selected image, the open tab's list or log).
+async function keyChanged() {
+  clearKeyProblem();
+  if (!S.info) return start();
+  if (!S.directions.length) await loadDirections();
+  const grid = loadGrid();
+  if (!$('panel-saved').hidden) loadSaved().catch(showError);
+  if (!$('panel-training').hidden) { stopTraining(); pollTraining(); }
+  return grid;
+}
+
+// One (re)load at a time, in order; a second request for the key already being loaded is dropped
+// (Enter in the field fires both change and submit).
+let loading = Promise.resolve();
+let loadingKey = null;
+function load(fn) {
+  const key = apiKey();
+  if (loadingKey === key) return;
+  loadingKey = key;
+  loading = loading.then(() => guarded(fn)).then(() => { if (loadingKey === key) loadingKey = null; });
+}
+
+function wireKey() {
+  const input = $('api-key');
+  input.value = apiKey();
+  const apply = () => { setApiKey(input.value.trim()); load(keyChanged); };
+  input.addEventListener('change', apply);
+  $('api-key-form').addEventListener('submit', (event) => { event.preventDefault(); apply(); });
+}
+
+attachLiveImage($('current-img'));
+onEditsReplaced(syncDirectionSliders);
+wireTabs();
+wireControls();
+wireKey();
+load(start);

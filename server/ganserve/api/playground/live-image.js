@@ -3,7 +3,7 @@
 // AbortController) and records each shown frame in window.__ganservePerf for the benchmark.
 // fetchCurrentImage() makes the request for an entry: its stable GET URL when it has one (cacheable),
 // else a POST /images.
-import { api, dataUrl, isAbort } from './api.js';
+import { blobUrl, dataUrl, isAbort } from './api.js';
 import { STALE_MS, perf, showError } from './state.js';
 import { renderBatch, stableUrl } from './requests.js';
 
@@ -67,10 +67,7 @@ export class LiveImage {
 export function fetchCurrentImage(e, edits) {
   const url = stableUrl(e, edits);
   if (url) {
-    return async (signal) => {
-      const response = await api(url, { signal, raw: true });
-      return URL.createObjectURL(await response.blob());
-    };
+    return (signal) => blobUrl(url, { signal });
   }
   return async (signal) => {
     const [image] = await renderBatch([{ ref: e.ref, final: e.final, edits }], { signal });

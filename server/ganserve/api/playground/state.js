@@ -3,7 +3,7 @@
 // the latent entry shape, the limits' fallback and timing constants, window.__ganservePerf (read by
 // the tests and the benchmark), and the message line (errors and status). Every other module imports
 // from here; this module imports only api.js, so it sits at the bottom of the graph.
-import { ApiError, isAbort } from './api.js';
+import { ApiError, apiKey, isAbort, isAuthError } from './api.js';
 
 export const PER_PAGE = 24;
 // Used only when the server has no GET /v1/limits: the smallest limits a deployment is likely to set.
@@ -27,8 +27,25 @@ export const S = {
 };
 
 // ---------------------------------------------------------------------------- messages
+// A 401 or 403 is about the API key: said under the key field (app.js reloads when the key changes).
+export function showKeyProblem(error) {
+  const scope = error.scope || 'the needed';
+  let text;
+  if (error.status === 403) text = `${error.message}. Enter a key with scope ${scope}.`;
+  else if (!apiKey()) text = `This server needs an API key with scope ${scope}. Enter it in the API key field.`;
+  else text = `The API key was refused (${error.message}). Check it, or enter another.`;
+  $('api-key-message').textContent = text;
+  $('api-key-message').hidden = false;
+  $('api-key').setAttribute('aria-invalid', 'true');
+}
+export function clearKeyProblem() {
+  $('api-key-message').hidden = true;
+  $('api-key').removeAttribute('aria-invalid');
+}
+
 export function showError(error) {
   if (isAbort(error)) return;
+  if (isAuthError(error)) { showKeyProblem(error); return; }
   $('error-text').textContent = error instanceof ApiError ? error.message : String(error?.message || error);
   $('error').hidden = false;
 }

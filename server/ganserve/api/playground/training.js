@@ -1,12 +1,14 @@
 // The training view: polls GET /training for the model's training log while its tab is open (from
 // where it left off; a new run starts over), draws the metrics as charts and shows the sample grid of
 // the chosen checkpoint.
-import { ApiError, api, isAbort } from './api.js';
+import { ApiError, api, blobUrl, isAbort } from './api.js';
 import { $, S, TRAINING_POLL_MS, showError } from './state.js';
 import { modelPath } from './requests.js';
 import { drawChart } from './plot.js';
 
 const training = { controller: null, timer: null, after: 0, run: null, ticks: [], checkpoints: [], evaluation: [], model: null };
+// The sample grid shown: its URL, and the object URL it was fetched into (with the API key).
+const samples = { url: null, objectUrl: null };
 const CHARTS = [
   ['Losses', ['loss_G', 'loss_D']],
   ['D logits', ['D_real', 'D_fake']],
@@ -99,8 +101,23 @@ export function showCheckpoint() {
   }
   img.hidden = false;
   const url = checkpoint.samples_url || `${modelPath()}/training/samples/${checkpoint.samples?.split('/').pop()}`;
-  if (img.getAttribute('src') !== url) img.src = url;
+  if (samples.url !== url) showSamples(img, url);
   img.alt = `Samples at ${checkpoint.kimg} kimg (one row per class)`;
   $('checkpoint-value').textContent = `${checkpoint.kimg} kimg (${Number($('checkpoint').value) + 1} of ${training.checkpoints.length})`;
   $('samples-caption').textContent = `Checkpoint at ${checkpoint.kimg} kimg`;
+}
+
+async function showSamples(img, url) {
+  samples.url = url;
+  try {
+    const objectUrl = await blobUrl(url);
+    if (samples.url !== url) { URL.revokeObjectURL(objectUrl); return; } // another checkpoint was chosen meanwhile
+    if (samples.objectUrl) URL.revokeObjectURL(samples.objectUrl);
+    samples.objectUrl = objectUrl;
+    img.src = objectUrl;
+    img.dataset.url = url;
+  } catch (error) {
+    if (samples.url === url) samples.url = null; // shown again on the next poll, or with a key
+    showError(error);
+  }
 }
