@@ -102,7 +102,8 @@ def test_run_triton_benchmark_writes_results(tmp_path):
     for run in [*runs["direct"], *runs["gateway_triton"]["levels"]]:
         # Triton saw exactly the measured work: every request sent (wrk: also those it left in flight, answered before the count).
         assert run["triton"]["models"]["demo64_synthesis"]["inferences"] == run.get("sent", 4)
-    assert all(run["triton"]["models"]["demo64_synthesis"]["batch_sizes"] == {"1": 4} for run in runs["direct_batching_off"])
+    off = [run["triton"]["models"]["demo64_synthesis"]["batch_sizes"] for run in runs["direct_batching_off"]]
+    assert all(sizes == {"1": 4} for sizes in off), off
     for name in ("gateway_triton", "gateway_embedded"):
         assert runs[name]["exit_code"] is not None and runs[name]["memory_after_load"]["rss_bytes"] > 0
     assert runs["gateway_triton"]["tritonserver_memory_after_load"]["processes"] > 1  # tritonserver and its stubs

@@ -24,7 +24,9 @@ SEEDS = list(range(16))
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    settings = Settings(grpc_port=0, latents_path=tmp_path_factory.mktemp("demo") / "latents.sqlite3")
+    latents_path = tmp_path_factory.mktemp("demo") / "latents.sqlite3"
+    # No rate limits: these tests generate hundreds of images at once (tests/api/test_access.py tests the limits).
+    settings = Settings(grpc_port=0, latents_path=latents_path, rate_limit_requests_per_s=0, rate_limit_images_per_s=0)
     with TestClient(create_app(settings)) as client:
         yield client
 
