@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -130,6 +131,14 @@ def make_keys(path: Path, **scopes: list[Scope]) -> dict[str, str]:
         return made
 
     return asyncio.run(add())
+
+
+def hold_request(port: int) -> socket.socket:
+    """A request in flight on a gateway until the socket closes: its headers sent, its body not yet."""
+    connection = socket.create_connection(("127.0.0.1", port))
+    head = "POST /v1/models/demo64/images HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{"
+    connection.sendall(head.encode())
+    return connection
 
 
 def assert_error(response, status: int, field: str | None = None) -> dict:

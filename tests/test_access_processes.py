@@ -4,7 +4,6 @@ requests really in flight (held open mid-body, so that the count is exact)."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import served_env
+from conftest import hold_request, served_env
 from ganserve.settings import Settings
 from ganserve_bench.processes import RedisServer, gateway
 
@@ -57,22 +56,14 @@ def test_rate_limits_hold_across_two_gateways_sharing_redis(settings, redis_pair
     assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
 
 
-def _hold(port: int) -> socket.socket:
-    """A request that is in flight until the socket closes: headers sent, the body not yet."""
-    connection = socket.create_connection(("127.0.0.1", port))
-    head = "POST /v1/models/demo64/images HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{"
-    connection.sendall(head.encode())
-    return connection
-
-
 def test_concurrency_cap_at_its_default_with_requests_really_in_flight(settings, tmp_path):
     cap = DEFAULTS.max_concurrent_requests
     with gateway(served_env(settings, tmp_path), tmp_path, "demo64") as (server, _):
-        held = [_hold(server.port) for _ in range(cap - 1)]
+        held = [hold_request(server.port) for _ in range(cap - 1)]
         try:
             time.sleep(0.5)
             just_under = httpx.get(f"{server.base_url}/v1/limits")  # the 64th
-            held.append(_hold(server.port))
+            held.append(hold_request(server.port))
             time.sleep(0.5)
             just_over = httpx.get(f"{server.base_url}/v1/limits")  # the 65th
             health = httpx.get(f"{server.base_url}/readyz")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from typer.testing import CliRunner
 
-from conftest import served_env
+from conftest import hold_request, served_env
 from ganserve_bench.processes import gateway
 from ganserve_client import (
     AsyncClient,
@@ -199,14 +198,6 @@ def test_the_cli_sends_its_api_key(keyed):
         assert missing.exit_code == 1 and "Unauthenticated" in missing.output, missing.output
 
 
-def _hold(port: int) -> socket.socket:
-    """A request in flight until the socket closes: its headers sent, its body not yet."""
-    connection = socket.create_connection(("127.0.0.1", port))
-    head = "POST /v1/models/demo64/images HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{"
-    connection.sendall(head.encode())
-    return connection
-
-
 def test_busy_is_retried_also_for_a_save(settings, tmp_path):
     """With one request allowed in flight and one held open, the gateway answers 503 busy (gRPC
     UNAVAILABLE, with ganserve-code busy) and Retry-After 1: calls wait and pass once it is let go.
@@ -214,14 +205,14 @@ def test_busy_is_retried_also_for_a_save(settings, tmp_path):
     with a bare UNAVAILABLE (no code: a store failure after a write, perhaps) is not."""
     with gateway(served_env(settings, tmp_path, max_concurrent_requests="1"), tmp_path, DEMO) as (server, _):
         for url in (server.base_url, f"grpc://{server.grpc_target}"):
-            held = _hold(server.port)
+            held = hold_request(server.port)
             time.sleep(0.5)  # the server has it
             threading.Timer(1.5, held.close).start()
             with Client(url) as client:
                 started = time.monotonic()
                 assert DEMO in [m.name for m in client.models()]
                 assert time.monotonic() - started >= 1.4
-        held = _hold(server.port)
+        held = hold_request(server.port)
         try:
             time.sleep(0.5)
             for url in (f"grpc://{server.grpc_target}", server.base_url):
@@ -230,7 +221,7 @@ def test_busy_is_retried_also_for_a_save(settings, tmp_path):
                     started = time.monotonic()
                     assert client.save_latent(DEMO, 3).source["seed"] == 3
                     assert time.monotonic() - started >= 0.9  # it waited for the held request to go
-                held = _hold(server.port)
+                held = hold_request(server.port)
                 time.sleep(0.5)
         finally:
             held.close()
