@@ -39,12 +39,14 @@ serve: $(BIN)/.serve-deps
 
 # System packages the tests use: redis-server (started by the tests themselves), wrk (the
 # benchmarks' HTTP load generator), and podman, runc and debootstrap (the container tests build the
-# images on a base made from Debian's packages and run them: docs/deployment.md), and chromium (the
-# playground's browser tests drive it with Playwright: no browser download).
-SYSTEM_PACKAGES := redis-server wrk podman runc debootstrap chromium
+# images on a base made from Debian's packages and run them: docs/deployment.md), chromium (the
+# playground's browser tests drive it with Playwright: no browser download), and haproxy (the load
+# balancer in front of the replicas of tests/test_replicas.py).
+SYSTEM_PACKAGES := redis-server wrk podman runc debootstrap chromium haproxy
 system-deps:
 	command -v redis-server >/dev/null && command -v wrk >/dev/null && command -v podman >/dev/null && \
-	  command -v runc >/dev/null && command -v debootstrap >/dev/null && command -v chromium >/dev/null || \
+	  command -v runc >/dev/null && command -v debootstrap >/dev/null && command -v chromium >/dev/null && \
+	  command -v haproxy >/dev/null || \
 	  (apt-get install -y -q $(SYSTEM_PACKAGES) || (apt-get update -q && apt-get install -y -q $(SYSTEM_PACKAGES)))
 
 test: $(BIN)/.test-deps $(TRITON_ENV)/.deps system-deps

@@ -11,16 +11,18 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from safetensors.numpy import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ganserve.access.key_stores import SQLiteKeyStore  # noqa: E402
 from ganserve.access.keys import Scope, new_key  # noqa: E402
 from ganserve.api.app import create_app  # noqa: E402
-from ganserve.artifacts import save_artifact  # noqa: E402
+from ganserve.artifacts import Artifact, save_artifact  # noqa: E402
 from ganserve.repository import Target  # noqa: E402
 from ganserve.settings import REPO_ROOT, Settings  # noqa: E402
 from ganserve.triton.config import BatchingOptions  # noqa: E402
@@ -133,6 +135,19 @@ def make_keys(path: Path, **scopes: list[Scope]) -> dict[str, str]:
     return asyncio.run(add())
 
 
+def retrain(model_dir: Path, scale: float) -> Artifact:
+    """New weights under the same name, as another training run gives: the constant input scaled, so that
+    every image changes. Written beside, then renamed over the old file (as a deployment should)."""
+    # The 4x4 input, not a conv weight: weight demodulation would cancel the scale of those.
+    artifact = Artifact(model_dir)
+    weights = load_file(artifact.weights_path)
+    weights["synthesis.b4.const"] = weights["synthesis.b4.const"] * np.float32(scale)
+    written = artifact.weights_path.with_suffix(".new")
+    save_file(weights, written)
+    written.replace(artifact.weights_path)
+    return Artifact(model_dir)
+
+
 def hold_request(port: int) -> socket.socket:
     """A request in flight on a gateway until the socket closes: its headers sent, its body not yet."""
     connection = socket.create_connection(("127.0.0.1", port))
@@ -184,3 +199,25 @@ def await_metric(base_url: str, name: str, value: float, timeout_s: float = 10.0
         if metric(text, name, **labels) >= value or time.monotonic() > deadline:
             return text
         time.sleep(0.05)
+
+
+# Figures that process tests measure (the replica and rollout tests): shown at the end of every run,
+# so that `make test`'s output carries them. Assertions still decide pass or fail.
+MEASURED: list[tuple[str, dict]] = []
+
+
+@pytest.fixture
+def figures(request):
+    """A dict the test fills with what it measured; printed in the run's summary under "figures"."""
+    measured: dict = {}
+    yield measured
+    if measured:
+        MEASURED.append((request.node.nodeid, measured))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not MEASURED:
+        return
+    terminalreporter.section("figures")
+    for nodeid, measured in MEASURED:
+        terminalreporter.write_line(f"{nodeid}: " + ", ".join(f"{key} {value}" for key, value in measured.items()))

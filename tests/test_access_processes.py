@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from conftest import hold_request, served_env
+from ganserve.access.key_stores import make_key_store
 from ganserve.settings import Settings
 from ganserve_bench.processes import RedisServer, gateway
 
@@ -92,3 +93,35 @@ def test_keys_cli_create_list_revoke_against_a_running_gateway(settings, tmp_pat
     assert "revoked" in ganserve("keys", "list", env=env)
     stored = Path(env["GANSERVE_LATENTS_PATH"]).read_bytes()
     assert created["key"].split("_")[2].encode() not in stored  # only the hash is kept
+
+
+def test_a_keys_file_made_by_the_cli_is_honoured_read_only(settings, tmp_path):
+    """GANSERVE_KEYS_FILE (a Kubernetes Secret's file): keys made with `create --file` hold hashes
+    only, a gateway accepts them with their scopes, and they cannot be revoked through the store."""
+    keys_file = tmp_path / "keys.json"
+    env = served_env(settings, tmp_path, auth="keys", key_cache_s="0")
+    admin = json.loads(ganserve("keys", "create", "--scope", "admin", "--name", "ops", "--json", "--file", str(keys_file), env=env))
+    viewer = json.loads(ganserve("keys", "create", "--scope", "generate", "--json", "--file", str(keys_file), env=env))
+    records = json.loads(keys_file.read_text())
+    assert [r["id"] for r in records] == [admin["id"], viewer["id"]] and records[0]["scopes"] == ["admin"]
+    assert admin["key"].split("_")[2] not in keys_file.read_text()  # the secret is never written
+    env["GANSERVE_KEYS_FILE"] = str(keys_file)
+    assert admin["id"] in ganserve("keys", "list", env=env)
+    with gateway(env, tmp_path, "demo64") as (server, _):
+        as_viewer = {"Authorization": f"Bearer {viewer['key']}"}
+        assert httpx.get(f"{server.base_url}/v1/models", headers=as_viewer).status_code == 200
+        assert httpx.get(f"{server.base_url}/v1/latents", headers=as_viewer).status_code == 403  # its scope only
+        as_admin = {"Authorization": f"Bearer {admin['key']}"}
+        assert httpx.get(f"{server.base_url}/v1/latents", headers=as_admin).status_code == 200
+        made_up = {"Authorization": f"Bearer gsk_{admin['id']}_{'x' * 43}"}
+        assert httpx.get(f"{server.base_url}/v1/models", headers=made_up).status_code == 401
+    command = [sys.executable, "-c", "from ganserve.cli import app; app()", "keys", "revoke", admin["id"]]
+    refused = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "take it out of that file" in refused.stderr
+
+
+def test_a_keys_file_that_is_not_a_list_of_keys_is_refused_with_its_name(settings, tmp_path):
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text('{"not": "a list"}')
+    with pytest.raises(ValueError, match=f"GANSERVE_KEYS_FILE {keys_file}: not a JSON list of key records"):
+        make_key_store(settings.model_copy(update={"keys_file": keys_file, "latents_path": tmp_path / "l.sqlite3"}))

@@ -13,7 +13,7 @@ from tritonclient.grpc import model_config_pb2
 
 from ganserve.api.app import create_app
 from ganserve.artifacts import Artifact
-from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, Target, entry_dir
+from ganserve.repository import DIGEST_KEY, GRAPH_PARTS, Target, entry_dir, version_digest_key
 from ganserve.settings import REPO_ROOT, Settings
 from ganserve.triton import local, tensorrt
 from ganserve.triton.config import BatchingOptions, tensor_specs, triton_config
@@ -41,8 +41,10 @@ def test_committed_configs_are_valid_triton_model_configs(target):
         inputs, outputs = tensor_specs(DEMO.config, part)
         assert [i.name for i in config.input] == [s.name for s in inputs]
         assert [o.name for o in config.output] == [s.name for s in outputs]
+        assert list(config.version_policy.specific.versions) == [1]
+        assert config.parameters[version_digest_key(1)].string_value == DEMO.digest
         if target == Target.python:
-            onnx = (path.parent / config.parameters["onnx_model"].string_value).resolve()
+            onnx = (path.parent / config.parameters["onnx_model"].string_value / "1" / "model.onnx").resolve()
             assert onnx.is_file() and (path.parent / "1" / "model.py").is_file()
 
 

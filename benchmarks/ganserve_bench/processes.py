@@ -1,5 +1,6 @@
 """The processes that tests and benchmarks start on this machine, each on free loopback ports and
-always stopped: a gateway (`ganserve serve` in a subprocess) and a redis-server. A tritonserver is
+always stopped: a gateway (`ganserve serve` in a subprocess), a redis-server, and haproxy in front
+of gateways. A tritonserver is
 the server package's own LocalTriton (`ganserve triton` runs it too), and free ports come from there,
 so that each of these lives once.
 
@@ -11,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -197,6 +199,127 @@ class RedisServer:
         return self.start()
 
     def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+# A load balancer in front of replicas, as a deployment puts one: health checks fast enough that a
+# dead replica leaves the rotation within about half a second, and no retries of its own, so that a
+# request in flight on a replica that dies fails to the client, whose own retries are then what a
+# test sees. `option redispatch` needs retries to act on: with none, it only says what a deployment
+# with retries would do.
+HAPROXY_CONFIG = """\
+global
+    maxconn 4096
+    stats socket {socket} mode 600 level admin
+    log stdout format raw local0
+
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    # A check may take longer than `inter`: a busy replica on a loaded machine answers /readyz in a
+    # few hundred ms and must not leave the rotation for it. A dead one refuses at once.
+    timeout check 2s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 10s
+    retries 0
+    option redispatch
+
+frontend gateways
+    bind 127.0.0.1:{port}
+    default_backend replicas
+
+backend replicas
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server check inter {inter_ms}ms fall {fall} rise {rise}
+{servers}
+"""
+
+
+class HAProxy:
+    """haproxy on a free loopback port (or the one given) in front of `servers` (name -> host:port),
+    round robin, health-checked on /readyz (HAPROXY_CONFIG). Its config, its log (one line per
+    request, naming the server: option httplog) and its stats socket live in workdir; stats() reads
+    the per-server counters. As a context manager: started, then always stopped."""
+
+    def __init__(self, workdir: Path, servers: dict[str, str], port: int | None = None, inter_ms: int = 200, fall: int = 2, rise: int = 1):
+        self.workdir, self.servers = Path(workdir), dict(servers)
+        self.port = port or free_port()
+        self.inter_ms, self.fall, self.rise = inter_ms, fall, rise
+        self.config_path, self.log_path = self.workdir / "haproxy.cfg", self.workdir / "haproxy.log"
+        self.socket_path = self.workdir / "stats.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        servers = "\n".join(f"    server {name} {address}" for name, address in self.servers.items())
+        return HAPROXY_CONFIG.format(
+            socket=self.socket_path, port=self.port, inter_ms=self.inter_ms, fall=self.fall, rise=self.rise, servers=servers
+        )
+
+    def start(self, timeout_s: float = 10) -> HAProxy:
+        """Start it and wait until every server is UP (its first health check passed)."""
+        executable = shutil.which("haproxy")
+        if executable is None:
+            raise RuntimeError("haproxy is not installed (make system-deps)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.config())
+        with self.log_path.open("ab") as log:
+            # -db: in the foreground, so that it is this process's child and stop() can end it.
+            command = [executable, "-f", str(self.config_path), "-db"]
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if all(row["status"] == "UP" for row in self.stats().values()):
+                    return self
+            except OSError:  # the socket is not there yet
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"haproxy did not start with every server up:\n{self.log_tail()}")
+            time.sleep(0.02)
+
+    def command(self, line: str) -> str:
+        """One command on the stats socket (the runtime API), and its answer."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(2)
+            connection.connect(str(self.socket_path))
+            connection.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := connection.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def stats(self) -> dict[str, dict[str, str]]:
+        """The backend's servers: name -> haproxy's CSV fields (scur: current sessions, stot: total,
+        eresp, econ: response and connection errors, status: UP or DOWN ...); see haproxy's management guide."""
+        lines = self.command("show stat").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        rows = (dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line)
+        return {row["svname"]: row for row in rows if row["pxname"] == "replicas" and row["svname"] in self.servers}
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGKILL)  # nothing to drain: the tests are done with it
+
+    def __enter__(self) -> HAProxy:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

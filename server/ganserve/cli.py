@@ -46,6 +46,9 @@ def compile(
     max_batch_size: int = 32,
     max_queue_delay_us: Annotated[int, typer.Option(help="Triton dynamic batching delay")] = 1000,
     instances: Annotated[int, typer.Option(help="Triton instances per graph")] = 1,
+    keep_versions: Annotated[
+        int, typer.Option(min=1, help="compiled versions kept: new weights become a new version beside the previous one (rollouts)")
+    ] = 2,
 ) -> None:
     """Export to ONNX and write Triton model-repository entries (needs the torch extra)."""
     from ganserve.artifacts import Artifact
@@ -55,7 +58,8 @@ def compile(
 
     targets = target or list(Target)
     options = BatchingOptions(max_batch_size=max_batch_size, max_queue_delay_us=max_queue_delay_us, instances=instances)
-    for path in compile_model(Artifact(model_dir), repository or get_settings().model_repository, targets, options):
+    root = repository or get_settings().model_repository
+    for path in compile_model(Artifact(model_dir), root, targets, options, keep_versions):
         typer.echo(f"wrote {path}")
     if Target.tensorrt in targets and not tensorrt.available():
         typer.echo(f"tensorrt: configs and build script written, engines not built. {tensorrt.UNAVAILABLE_REASON}")

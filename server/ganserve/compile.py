@@ -2,6 +2,8 @@
 model's latent directions (ganserve.directions) beside its weights.
 
 The ONNX graphs are exported first (torch); the python and tensorrt targets are built from them.
+New weights under a model's name become a new version, and the previous version is kept
+(`keep_versions`), so that Triton serves both while gateways switch (ganserve.repository).
 """
 
 from __future__ import annotations
@@ -10,33 +12,69 @@ import shutil
 from pathlib import Path
 
 from ganserve.artifacts import Artifact
-from ganserve.repository import VERSION, Target, entry_dir, graph_path
+from ganserve.repository import DIGEST_KEY, Target, entry_dir, graph_path, graph_versions
 from ganserve.triton import tensorrt
 from ganserve.triton.config import BatchingOptions, triton_config
 
 PYTHON_MODEL = Path(__file__).parent / "triton" / "python_model.py"
 
 
-def compile_model(artifact: Artifact, root: Path, targets: list[Target], options: BatchingOptions) -> list[Path]:
+def compiled_digest(graph: Path) -> str:
+    """The digest of the weights an ONNX graph was exported from ("" when it has none)."""
+    import onnx
+
+    props = onnx.load(str(graph), load_external_data=False).metadata_props
+    return next((p.value for p in props if p.key == DIGEST_KEY), "")
+
+
+def compiled_versions(root: Path, model: str) -> dict[int, str]:
+    """{version: digest} of a model's compiled versions, newest first (read from its mapping graph:
+    every part of a version is exported together)."""
+    return {v: compiled_digest(graph_path(root, model, "mapping", v)) for v in graph_versions(root, model, "mapping")}
+
+
+def choose_version(artifact: Artifact, compiled: dict[int, str]) -> int:
+    """The version these weights already have, or the next one."""
+    same = [v for v, digest in compiled.items() if digest == artifact.digest]
+    return same[0] if same else max(compiled, default=0) + 1
+
+
+def compile_model(artifact: Artifact, root: Path, targets: list[Target], options: BatchingOptions, keep_versions: int = 2) -> list[Path]:
     """Returns the files written. TensorRT engines are built only where TensorRT is installed."""
     from ganserve.generator.export import export_onnx  # torch: compiling only
     from ganserve.generator.sampling import compute_directions
 
-    written = [compute_directions(artifact), *export_onnx(artifact, root)]
     cfg = artifact.config
+    compiled = compiled_versions(root, cfg.name)
+    version = choose_version(artifact, compiled)
+    previous = [v for v in compiled if v != version][: max(keep_versions - 1, 0)]  # the newest others
+    kept = dict(sorted({version: artifact.digest, **{v: compiled[v] for v in previous}}.items(), reverse=True))
+    _remove_versions(root, cfg.name, cfg.graph_parts, keep=set(kept))
+    written = [compute_directions(artifact), *export_onnx(artifact, root, version)]
     for target in targets:
         for part in cfg.graph_parts:
             directory = entry_dir(root, target, cfg.name, part)
-            (directory / str(VERSION)).mkdir(parents=True, exist_ok=True)
+            (directory / str(version)).mkdir(parents=True, exist_ok=True)
             config_path = directory / "config.pbtxt"
-            config_path.write_text(triton_config(cfg, part, target, artifact.digest, options))
+            config_path.write_text(triton_config(cfg, part, target, artifact.digest, options, kept))
             written.append(config_path)
             if target == Target.python:
-                written.append(Path(shutil.copyfile(PYTHON_MODEL, directory / str(VERSION) / "model.py")))
+                for v in kept:
+                    (directory / str(v)).mkdir(exist_ok=True)
+                    written.append(Path(shutil.copyfile(PYTHON_MODEL, directory / str(v) / "model.py")))
             if target == Target.tensorrt and tensorrt.available():
-                plan = directory / str(VERSION) / "model.plan"
+                plan = directory / str(version) / "model.plan"
                 shapes = tensorrt.profile_shapes(cfg, part, options)
-                written.append(tensorrt.build_engine(graph_path(root, cfg.name, part), plan, shapes))
+                written.append(tensorrt.build_engine(graph_path(root, cfg.name, part, version), plan, shapes))
         if target == Target.tensorrt:
-            written.append(tensorrt.write_build_scripts(root, cfg, options))
+            written.append(tensorrt.write_build_scripts(root, cfg, options, list(kept)))
     return written
+
+
+def _remove_versions(root: Path, model: str, parts: tuple[str, ...], keep: set[int]) -> None:
+    for target in Target:
+        for part in parts:
+            directory = entry_dir(root, target, model, part)
+            for version_dir in directory.iterdir() if directory.is_dir() else []:
+                if version_dir.name.isdigit() and int(version_dir.name) not in keep:
+                    shutil.rmtree(version_dir)

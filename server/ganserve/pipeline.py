@@ -6,6 +6,7 @@ cached w only. All three engine calls go through micro-batchers shared by concur
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -252,6 +253,18 @@ class ModelPipeline:
     def batchers(self) -> dict[str, MicroBatcher]:
         batchers = {"mapping": self.mapping, "synthesis": self.synthesis, "synthesis_noise": self.synthesis_noise}
         return {name: batcher for name, batcher in batchers.items() if batcher is not None}
+
+    async def retire(self, grace_s: float) -> None:
+        """Replaced by a reload: once no request has work queued or running here, and grace_s more
+        have passed (a request that picked this pipeline may not have submitted yet), stop the
+        batchers. The engine is not closed: a late request still works, and the garbage collector
+        frees it when the last one is done."""
+        batchers = list(self.batchers().values())
+        while any(b.queued_images or b.running for b in batchers):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(grace_s)
+        for batcher in batchers:
+            await batcher.close()
 
     async def close(self) -> None:
         for batcher in self.batchers().values():

@@ -124,6 +124,22 @@ class DirectionInfo(BaseModel):
     eigenvalue: float | None = Field(None, description="SeFa: the eigenvalue of AᵀA for its layers")
 
 
+class ModelReloaded(BaseModel):
+    """What a reload did to one model."""
+
+    model: str
+    outcome: Literal["loaded", "unchanged", "removed", "failed"] = Field(
+        description="loaded: new, or new weights, now served; failed: the old weights (if any) still are"
+    )
+    version: str = Field(description="the weights found in the models folder (first 16 hex digits of their sha256)")
+    error: str = ""
+
+
+class Reload(BaseModel):
+    models: list[ModelReloaded] = Field(description="what this gateway did")
+    notified: int | None = Field(None, description="other gateways told to reload, through the shared Redis; null without one")
+
+
 class Limits(BaseModel):
     """The per-request limits (settings GANSERVE_MAX_*), so that clients can size their requests."""
 

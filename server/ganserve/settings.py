@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     # Access (docs/security.md). Keys are kept in the saved-latent store: SQLite or the durable Redis.
     auth: AuthPolicy = AuthPolicy.open  # `make serve`: open; compose and Helm: keys
+    keys_file: Path | None = None  # more keys, read-only, from a JSON file of records (a Kubernetes Secret)
     key_cache_s: float = Field(5.0, ge=0)  # a gateway trusts a key it looked up this long: a revocation's delay
     metrics_port: int = Field(0, ge=0, le=65535)  # >0: /metrics on its own port, open; 0: on the main port, scope metrics
     tls_cert_file: Path | None = None  # with tls_key_file: HTTPS and gRPC over TLS, for deployments without a proxy
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     max_saved_latents_per_key: int = Field(10_000, ge=0)  # 0: no quota; anonymous callers share one
     max_concurrent_requests: int = Field(64, ge=1)  # per process, HTTP and gRPC together; past it, 503 busy
     models_dir: Path = REPO_ROOT / "models"
+    # A reload (POST /v1/admin/reload, SIGHUP) swaps in new weights; the old ones finish the requests
+    # under way, then stop this many seconds after their last work (docs/kubernetes.md).
+    model_retire_grace_s: float = Field(10.0, ge=0)
     # Marked "default": true in GET /v1/models and ListModels: the model for a client with no preference.
     # When no model of that name is served, the first served model by name is the default.
     default_model: str = "emoji32"  # the trained demo model (docs/training.md)
@@ -59,6 +63,7 @@ class Settings(BaseSettings):
     # Triton engine.
     triton_url: str = "127.0.0.1:8001"  # gRPC host:port
     triton_timeout_s: float = Field(10.0, gt=0)  # deadline of each inference call
+    triton_load_timeout_s: float = Field(300.0, gt=0)  # a reload asking Triton to load new weights (TensorRT engines: minutes)
     triton_batches_in_flight: int = Field(4, ge=1)  # gateway batches sent at once; Triton batches them further
     triton_env: Path = REPO_ROOT / ".venv-triton"  # `ganserve triton`: the local tritonserver's environment
 
@@ -106,12 +111,12 @@ class Settings(BaseSettings):
     image_cache_bytes: int = 64 * 1024 * 1024
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> Settings:
+    def _files(self) -> Settings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("GANSERVE_TLS_CERT_FILE and GANSERVE_TLS_KEY_FILE go together: set both or neither")
-        for path in (self.tls_cert_file, self.tls_key_file):
+        for path in (self.tls_cert_file, self.tls_key_file, self.keys_file):
             if path is not None and not path.is_file():
-                raise ValueError(f"TLS file {path} does not exist")
+                raise ValueError(f"file {path} does not exist")
         return self
 
 

@@ -10,13 +10,14 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from ganserve.access.gate import AccessGate
 from ganserve.access.in_flight import InFlight
-from ganserve.artifacts import discover
+from ganserve.artifacts import Artifact, discover
 from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
 from ganserve.errors import NotFound
@@ -31,6 +32,16 @@ log = logging.getLogger("ganserve")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class ModelChange:
+    """What a reload did to one model: loaded (new, or new weights), unchanged, removed or failed."""
+
+    model: str
+    outcome: Literal["loaded", "unchanged", "removed", "failed"]
+    digest: str
+    error: str = ""
+
+
 class AppState:
     def __init__(self, settings: Settings, metrics: Metrics):
         self.settings, self.metrics = settings, metrics
@@ -43,6 +54,8 @@ class AppState:
         self.ready = False
         self.started_at = time.monotonic()
         self.triton_client: Any = None  # one long-lived client shared by every model, with GANSERVE_ENGINE=triton
+        self._reloading = asyncio.Lock()
+        self._retiring: set[asyncio.Task] = set()  # pipelines replaced by a reload, finishing their work
 
     def pipeline(self, model: str, field: str = "model") -> ModelPipeline:
         found = self.pipelines.get(model)
@@ -68,16 +81,60 @@ class AppState:
 
             self.triton_client = connect(self.settings)
         for artifact in discover(self.settings.models_dir):
-            engine = await asyncio.to_thread(load_engine, artifact, self.settings, self.triton_client)
-            pipeline = ModelPipeline(artifact, engine, self.settings, self.w_cache, self.latent_store)
+            pipeline = await self._pipeline_of(artifact)
             try:
                 await warm_up(pipeline)
-                log.info("model %s ready on %s (%s)", artifact.config.name, engine.name, artifact.digest[:12])
+                log.info("model %s ready on %s (%s)", artifact.config.name, pipeline.engine.name, artifact.digest[:12])
             except EngineError as exc:  # Triton not up yet: /readyz says so until it is
                 log.warning("model %s loaded but not warmed up: %s", artifact.config.name, exc)
             self.pipelines[artifact.config.name] = pipeline
         if not self.pipelines:
             log.warning("no models found in %s", self.settings.models_dir)
+
+    async def _pipeline_of(self, artifact: Artifact) -> ModelPipeline:
+        engine = await asyncio.to_thread(load_engine, artifact, self.settings, self.triton_client)
+        return ModelPipeline(artifact, engine, self.settings, self.w_cache, self.latent_store)
+
+    async def reload_models(self) -> list[ModelChange]:
+        """Serve what GANSERVE_MODELS_DIR holds now, without a restart: new models and new weights are
+        loaded beside the old (Triton too), warmed up, then swapped in; requests under way finish on
+        the old pipeline. A model that fails to load keeps serving its old weights. One at a time."""
+        async with self._reloading:
+            try:
+                artifacts = {artifact.config.name: artifact for artifact in discover(self.settings.models_dir)}
+            except (OSError, ValueError) as exc:  # a config being written, say: change nothing
+                return [ModelChange("*", "failed", "", f"{self.settings.models_dir}: {exc}")]
+            changes = []
+            for name, artifact in artifacts.items():
+                current = self.pipelines.get(name)
+                if current is not None and current.digest == artifact.digest:
+                    changes.append(ModelChange(name, "unchanged", artifact.digest))
+                    continue
+                try:
+                    pipeline = await self._pipeline_of(artifact)
+                    await pipeline.engine.prepare()
+                    await warm_up(pipeline)
+                except (EngineError, OSError, ValueError) as exc:
+                    changes.append(ModelChange(name, "failed", artifact.digest, str(exc)))
+                    log.error("reload: model %s (%s) not loaded: %s", name, artifact.digest[:12], exc)
+                    continue
+                self.pipelines = {**self.pipelines, name: pipeline}  # a new dict: a listing under way keeps the old one
+                changes.append(ModelChange(name, "loaded", artifact.digest))
+                log.info("reload: model %s now serves %s on %s", name, artifact.digest[:12], pipeline.engine.name)
+                if current is not None:
+                    self._retire(current)
+            for name in set(self.pipelines) - set(artifacts):
+                retired = self.pipelines[name]
+                self.pipelines = {k: v for k, v in self.pipelines.items() if k != name}
+                changes.append(ModelChange(name, "removed", retired.digest))
+                self._retire(retired)
+            log.info("reload: %s", ", ".join(f"{c.model} {c.outcome}" for c in changes) or "no models")
+            return changes
+
+    def _retire(self, pipeline: ModelPipeline) -> None:
+        task = asyncio.get_running_loop().create_task(pipeline.retire(self.settings.model_retire_grace_s))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def not_ready_reason(self) -> str | None:
         if not self.ready:
@@ -92,6 +149,8 @@ class AppState:
         return None
 
     async def close(self) -> None:
+        for task in self._retiring:
+            task.cancel()
         for pipeline in self.pipelines.values():
             await pipeline.close()
         if self.triton_client is not None:

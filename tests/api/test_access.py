@@ -27,6 +27,7 @@ EXPECTED_SCOPE = {
     ("GET", "/v1/latents"): Scope.latents_read,
     ("GET", "/v1/latents/{id}"): Scope.latents_read,
     ("GET", "/metrics"): Scope.metrics,
+    ("POST", "/v1/admin/reload"): Scope.admin,
 }
 PATH_VALUES = {"model": "demo64", "filename": "1.png", "id": "0123456789"}
 

@@ -7,7 +7,10 @@
 
 Both send the API key (api_key, else $GANSERVE_API_KEY) with every call, and wait out the server's
 Retry-After on rate limits and 503s before retrying, up to max_retries times and max_retry_wait_s
-seconds in all (transports.RetryPolicy says which calls are retried after what).
+seconds in all; calls that do not write are also retried, after a short backoff, when the way to the
+server failed (connection refused or lost, a load balancer's 502/503/504), so that a replica dying
+under a balancer is not seen by them (transports.RetryPolicy says which calls are retried after
+what). `retries` counts the calls sent again.
 """
 
 from __future__ import annotations
@@ -61,8 +64,9 @@ def _options(
 class Client:
     """Blocking client. `url`: http(s)://host:port, grpc://host:port or grpcs://host:port (TLS);
     `timeout`: seconds per try of a call; `api_key`: sent with every call (None: $GANSERVE_API_KEY
-    when set; "": none); `max_retries`, `max_retry_wait_s`: retries after a Retry-After, and the
-    seconds they may wait in all (0 retries: every refusal is raised at once); `tls`: gRPC over TLS;
+    when set; "": none); `max_retries`, `max_retry_wait_s`: retries after a Retry-After or a failure
+    on the way to the server, and the seconds they may wait in all (0 retries: every failure is
+    raised at once); `tls`: gRPC over TLS;
     `root_certificates`: the PEM (bytes, or a file's path) of the certificate authorities to trust
     instead of the system's, over https:// or gRPC (it implies tls)."""
 
@@ -88,6 +92,11 @@ class Client:
 
     def close(self) -> None:
         self._transport.close()
+
+    @property
+    def retries(self) -> int:
+        """How many times a call has been sent again since this client was made (see RetryPolicy)."""
+        return self._transport.retries
 
     def models(self) -> list[ModelInfo]:
         return self._transport.unary(calls.list_models())
@@ -266,6 +275,11 @@ class AsyncClient:
 
     async def close(self) -> None:
         await self._transport.close()
+
+    @property
+    def retries(self) -> int:
+        """How many times a call has been sent again since this client was made (see RetryPolicy)."""
+        return self._transport.retries
 
     async def models(self) -> list[ModelInfo]:
         return await self._transport.unary(calls.list_models())

@@ -1,7 +1,8 @@
 """Moving a Call (calls.py) over HTTP (httpx) or gRPC (grpcio), sync or async, and turning every
 failure into one of ganserve_client.errors (this module is the one place that maps HTTP statuses
 and gRPC codes to them). Every request carries the API key, if any; a refusal that says when to
-retry (Retry-After) is retried by Retrying / AsyncRetrying, as their RetryPolicy allows."""
+retry (Retry-After), and a failure on the way to the server (no connection, a connection lost, a
+proxy's 502/503/504), are retried by Retrying / AsyncRetrying, as their RetryPolicy allows."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ GRPC_ERRORS: dict[grpc.StatusCode, type[errors.GanserveError]] = {
 # save or a delete may be retried after them (RetryPolicy).
 GRPC_CODES = {"rate_limited": errors.RateLimited, "body_too_large": errors.RequestTooLarge}  # by ganserve-code
 REFUSED_BEFORE_WORK = frozenset({"rate_limited", "busy", "overloaded"})
+# What a load balancer answers when the replica it chose is down or died mid-request; the gateway's
+# own 503s always carry a code and a Retry-After.
+PROXY_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -176,31 +180,58 @@ def transport_error(exc: httpx.HTTPError) -> errors.GanserveError:
     return errors.Unavailable(f"cannot reach the server: {exc}")
 
 
+def failed_on_the_way(error: errors.GanserveError) -> bool:
+    """Whether `error` came from the way to the server rather than from a ganserve server: no
+    connection (refused, reset), a connection lost before the whole response (httpx's network and
+    remote protocol errors), a proxy's 502/503/504, or gRPC UNAVAILABLE from the channel. None of
+    them carries a server's error code or a Retry-After. Another replica may answer the call, but
+    the one that failed may have done it first."""
+    if error.code is not None or error.retry_after_s is not None:
+        return False
+    if error.status is None:  # transport_error: a timeout is DeadlineExceeded, everything else Unavailable
+        return isinstance(error, errors.Unavailable)
+    return error.status in PROXY_STATUSES or error.status == grpc.StatusCode.UNAVAILABLE.name
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How the client honours the server's Retry-After: a call refused with one (429 rate limited,
-    503 busy or overloaded, gRPC RESOURCE_EXHAUSTED or UNAVAILABLE with retry-after) is sent again
-    after that many seconds, up to max_retries times and max_retry_wait_s seconds of waiting in all.
-    Past either bound the refusal is raised, at once when the wait it asks for is longer than what is
-    left: the caller learns of it now rather than after a wait that would not be enough."""
+    """When a failed call is sent again, up to max_retries times and max_retry_wait_s seconds of
+    waiting in all; past either bound the error is raised, at once when the wait it asks for is
+    longer than what is left: the caller learns of it now rather than after a wait that would not
+    be enough.
+
+    - A refusal with a Retry-After (429 rate limited, 503 busy or overloaded, gRPC RESOURCE_EXHAUSTED
+      or UNAVAILABLE with retry-after) is retried after that many seconds.
+    - A failure on the way (failed_on_the_way: connection refused or lost, a proxy's 502/503/504,
+      gRPC UNAVAILABLE without retry-after) is retried after backoff_s, doubling with each retry,
+      for calls that do not write only."""
 
     max_retries: int = 3
     max_retry_wait_s: float = 10.0
+    backoff_s: float = 0.1  # the first wait after a failure on the way; doubling gives a balancer's health check time to act
 
     def wait_s(self, call: Call, error: errors.GanserveError, retries: int, waited_s: float) -> float | None:
-        """Seconds to wait before sending `call` again after `error`; None: raise it."""
-        if error.retry_after_s is None or retries >= self.max_retries:
+        """Seconds to wait before sending `call` again after `error`, `retries` retries and `waited_s`
+        seconds of waiting into it; None: raise it."""
+        if retries >= self.max_retries:
             return None
         # Generation is deterministic and reads change nothing: sending them twice is harmless. A save
         # or a delete may have been done before a 503 engine_unavailable or store_unavailable (the store
         # timed out after writing), so it is retried only after 429 rate_limited, 503 busy and the
         # queue's 503 overloaded, which the server answers before any work. gRPC's UNAVAILABLE does not
-        # say which 503 it was, so a write over gRPC is not retried after it.
-        if call.writes and error.code not in REFUSED_BEFORE_WORK:
+        # say which 503 it was, so a write over gRPC is not retried after it. For the same reason a
+        # write is never retried after a failure on the way: the replica may have saved before it died.
+        if error.retry_after_s is not None:
+            if call.writes and error.code not in REFUSED_BEFORE_WORK:
+                return None
+            wait_s = error.retry_after_s
+        elif failed_on_the_way(error) and not call.writes:
+            wait_s = self.backoff_s * 2**retries
+        else:
             return None
-        if waited_s + error.retry_after_s > self.max_retry_wait_s:
+        if waited_s + wait_s > self.max_retry_wait_s:
             return None
-        return error.retry_after_s
+        return wait_s
 
 
 class SyncTransport(Protocol):
@@ -221,10 +252,13 @@ class AsyncTransport(Protocol):
 
 class Retrying:
     """A sync transport whose calls are retried as `policy` allows; a stream only while none of its
-    items has arrived (after that, a retry would repeat them)."""
+    items has arrived (after that, a retry would repeat them). `retries`: how many times a call has
+    been sent again, over the transport's life (Client.retries), for monitoring and tests; updated
+    without a lock, so exact when one thread uses the transport at a time."""
 
     def __init__(self, transport: SyncTransport, policy: RetryPolicy):
         self.transport, self.policy = transport, policy
+        self.retries = 0
 
     def unary(self, call: Call):
         retries, waited_s = 0, 0.0
@@ -237,6 +271,7 @@ class Retrying:
                     raise
             time.sleep(wait_s)
             retries, waited_s = retries + 1, waited_s + wait_s
+            self.retries += 1
 
     def stream(self, call: Call) -> Generator:
         retries, waited_s = 0, 0.0
@@ -254,16 +289,18 @@ class Retrying:
                     raise
             time.sleep(wait_s)
             retries, waited_s = retries + 1, waited_s + wait_s
+            self.retries += 1
 
     def close(self) -> None:
         self.transport.close()
 
 
 class AsyncRetrying:
-    """Retrying, for the async transports."""
+    """Retrying, for the async transports (`retries` likewise)."""
 
     def __init__(self, transport: AsyncTransport, policy: RetryPolicy):
         self.transport, self.policy = transport, policy
+        self.retries = 0
 
     async def unary(self, call: Call):
         retries, waited_s = 0, 0.0
@@ -276,6 +313,7 @@ class AsyncRetrying:
                     raise
             await asyncio.sleep(wait_s)
             retries, waited_s = retries + 1, waited_s + wait_s
+            self.retries += 1
 
     async def stream(self, call: Call) -> AsyncGenerator:
         retries, waited_s = 0, 0.0
@@ -293,6 +331,7 @@ class AsyncRetrying:
                     raise
             await asyncio.sleep(wait_s)
             retries, waited_s = retries + 1, waited_s + wait_s
+            self.retries += 1
 
     async def close(self) -> None:
         await self.transport.close()

@@ -1,16 +1,18 @@
 """`ganserve keys create | list | revoke`: API keys in the configured store (GANSERVE_LATENTS_PATH's
-SQLite file, or GANSERVE_REDIS_STORE_URL), the one every gateway reads."""
+SQLite file, or GANSERVE_REDIS_STORE_URL), the one every gateway reads; or, with `create --file`,
+in a keys file (GANSERVE_KEYS_FILE) for a deployment's Secret."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ganserve.access.key_stores import make_key_store
+from ganserve.access.key_stores import append_to_keys_file, make_key_store
 from ganserve.access.keys import Scope, new_key
 from ganserve.settings import get_settings
 
@@ -26,6 +28,9 @@ def create(
     scope: Annotated[list[Scope], typer.Option(help="repeat for several; admin implies every scope")],
     name: Annotated[str, typer.Option(help="what it is for, shown in listings")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print {id, key, scopes} as JSON")] = False,
+    file: Annotated[
+        Path | None, typer.Option(help="add the key's record (its hash) to this keys file instead of the store: GANSERVE_KEYS_FILE")
+    ] = None,
 ) -> None:
     """Create a key and print it: this is the only time it is shown (only its hash is kept)."""
     text, key = new_key(scope, name)
@@ -37,7 +42,10 @@ def create(
         finally:
             await store.close()
 
-    asyncio.run(run())
+    if file is not None:
+        append_to_keys_file(file, key)
+    else:
+        asyncio.run(run())
     if as_json:
         typer.echo(json.dumps({"id": key.id, "key": text, "scopes": key.scopes, "name": key.name}))
     else:
@@ -72,7 +80,12 @@ def revoke(id: Annotated[str, typer.Argument(help="the key's id (the part after 
         finally:
             await store.close()
 
-    if not asyncio.run(run()):
+    try:
+        revoked = asyncio.run(run())
+    except ValueError as exc:  # a key of GANSERVE_KEYS_FILE
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if not revoked:
         typer.echo(f"no live key {id!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {id}")

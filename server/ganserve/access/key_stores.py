@@ -1,7 +1,11 @@
 """Where keys live: the store that is configured for saved latents, so that every gateway sharing
 it sees the same keys. SQLite (a table in GANSERVE_LATENTS_PATH) by default; the durable Redis
 (GANSERVE_REDIS_STORE_URL) in production. Failures read as StoreUnavailable (503), like the
-saved latents'."""
+saved latents'.
+
+GANSERVE_KEYS_FILE adds keys from a file, read-only, checked before the store: a deployment's
+bootstrap keys, kept in a Kubernetes Secret (docs/kubernetes.md). The file holds the records that
+`ganserve keys create --file` writes, hashes only, so the Secret never holds a usable key."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
 from ganserve.access.keys import ApiKey, KeyStore
@@ -139,7 +144,60 @@ class RedisKeyStore:
         await self.client.aclose()
 
 
+KEY_LIST = TypeAdapter(list[ApiKey])
+
+
+def read_keys_file(path: Path) -> list[ApiKey]:
+    """The records of a keys file; ValueError naming the file when it is not a JSON list of keys."""
+    try:
+        return KEY_LIST.validate_json(Path(path).read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise ValueError(f"GANSERVE_KEYS_FILE {path}: not a JSON list of key records ({exc})") from None
+
+
+def append_to_keys_file(path: Path, key: ApiKey) -> None:
+    """Adds a record, keeping the others: written whole to a temporary file, then renamed over it."""
+    keys = read_keys_file(path) if Path(path).exists() else []
+    if any(k.id == key.id for k in keys):
+        raise ValueError(f"key {key.id} is already in {path}")
+    text = KEY_LIST.dump_json([*keys, key], indent=2).decode() + "\n"
+    temporary = Path(path).with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+class FileKeyStore:
+    """The keys of GANSERVE_KEYS_FILE in front of the store: looked up there first; new keys and
+    revocations go to the store (a file key is revoked by taking it out of the file, or the Secret)."""
+
+    def __init__(self, path: Path, store: KeyStore):
+        self.path, self.store = Path(path), store
+        self.keys = {key.id: key for key in read_keys_file(path)}
+
+    async def add(self, key: ApiKey) -> None:
+        if key.id in self.keys:
+            raise ValueError(f"key {key.id} is defined in {self.path}")
+        await self.store.add(key)
+
+    async def get(self, id: str) -> ApiKey | None:
+        return self.keys.get(id) or await self.store.get(id)
+
+    async def all(self) -> list[ApiKey]:
+        return [*self.keys.values(), *await self.store.all()]
+
+    async def revoke(self, id: str) -> bool:
+        if id in self.keys:
+            raise ValueError(f"key {id} is defined in {self.path}: take it out of that file to revoke it")
+        return await self.store.revoke(id)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
 def make_key_store(settings: Settings) -> KeyStore:
+    store: KeyStore
     if settings.redis_store_url:
-        return RedisKeyStore(settings.redis_store_url, settings.store_timeout_s)
-    return SQLiteKeyStore(settings.latents_path, settings.store_timeout_s)
+        store = RedisKeyStore(settings.redis_store_url, settings.store_timeout_s)
+    else:
+        store = SQLiteKeyStore(settings.latents_path, settings.store_timeout_s)
+    return FileKeyStore(settings.keys_file, store) if settings.keys_file else store

@@ -38,4 +38,8 @@ class Engine(Protocol):
     async def check_ready(self) -> None:
         """Raises EngineError naming what is not ready (for /readyz)."""
 
+    async def prepare(self) -> None:
+        """Before serving newly loaded weights (a reload): make them servable where the engine runs,
+        or raise EngineError. Triton loads them from its repository; in-process engines already are."""
+
     def close(self) -> None: ...

@@ -7,7 +7,7 @@ import onnxruntime as ort
 
 from ganserve.artifacts import Artifact
 from ganserve.engines.base import EngineError
-from ganserve.repository import DIGEST_KEY, graph_path
+from ganserve.repository import DIGEST_KEY, graph_path, graph_versions
 from ganserve.settings import Settings
 
 
@@ -24,16 +24,26 @@ class OnnxRuntimeEngine:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {}
         for part in artifact.config.graph_parts:
-            path = graph_path(settings.model_repository, artifact.config.name, part)
-            if not path.exists():
-                raise EngineError(f"{path} is missing: run `ganserve compile {artifact.directory}`")
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            compiled_from = session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
-            if compiled_from != artifact.digest:
-                raise EngineError(f"{path} was compiled from other weights: run `ganserve compile {artifact.directory}`")
-            self.sessions[part] = session
+            self.sessions[part] = self._session(artifact, settings, part, options)
         if "synthesis_noise" in self.sessions:
             self.noise_inputs = [i.name for i in self.sessions["synthesis_noise"].get_inputs()[1:]]
+
+    @staticmethod
+    def _session(artifact: Artifact, settings: Settings, part: str, options: ort.SessionOptions) -> ort.InferenceSession:
+        """The graph of the version compiled from these weights, newest first (during a rollout the
+        repository holds the previous version too)."""
+        name = artifact.config.name
+        versions = graph_versions(settings.model_repository, name, part)
+        if not versions:
+            missing = graph_path(settings.model_repository, name, part)
+            raise EngineError(f"{missing} is missing: run `ganserve compile {artifact.directory}`")
+        for version in versions:
+            path = graph_path(settings.model_repository, name, part, version)
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            if session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY) == artifact.digest:
+                return session
+        listed = ", ".join(map(str, versions))
+        raise EngineError(f"{name}_{part} was compiled from other weights (versions {listed}): run `ganserve compile {artifact.directory}`")
 
     def map(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
         feeds = {"z": z.astype(np.float32)}
@@ -53,6 +63,9 @@ class OnnxRuntimeEngine:
 
     async def check_ready(self) -> None:
         """In-process: ready once constructed."""
+
+    async def prepare(self) -> None:
+        """In-process: the graphs are loaded."""
 
     def close(self) -> None:
         self.sessions.clear()

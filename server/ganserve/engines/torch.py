@@ -49,5 +49,8 @@ class TorchEngine:
     async def check_ready(self) -> None:
         """In-process: ready once constructed."""
 
+    async def prepare(self) -> None:
+        """In-process: the graphs are loaded."""
+
     def close(self) -> None:
         del self.generator

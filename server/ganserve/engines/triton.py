@@ -4,6 +4,10 @@ One long-lived `tritonclient.grpc.aio` client per gateway, made in the lifespan 
 every model. Tensors travel as raw binary; images come back as uint8. Each call has a deadline.
 Any failure to reach Triton becomes EngineError, which the API answers 503 with Retry-After;
 the gRPC channel reconnects by itself, so service resumes when Triton is back.
+
+Every call names the Triton model version compiled from this gateway's weights (each config lists
+its versions' digests: ganserve.repository), so that while a new version rolls out, a gateway
+never mixes its weights' ETags with another version's images.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from ganserve.artifacts import Artifact
 from ganserve.engines.base import EngineError
-from ganserve.repository import DIGEST_KEY, entry_name
+from ganserve.repository import DIGEST_KEY, entry_name, version_digest_key
 from ganserve.settings import Settings
 
 DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.uint8): "UINT8"}
@@ -47,6 +51,8 @@ class TritonEngine:
         self.c_dim = artifact.config.c_dim
         self.models = {part: entry_name(artifact.config.name, part) for part in artifact.config.graph_parts}
         self.batches_in_flight = settings.triton_batches_in_flight
+        self.load_timeout_s = settings.triton_load_timeout_s
+        self.versions: dict[str, str] = {}  # part -> the Triton version with these weights, once found
 
     async def _infer(self, part: str, feeds: dict[str, np.ndarray], output: str) -> np.ndarray:
         inputs = []
@@ -55,8 +61,10 @@ class TritonEngine:
             tensor = grpcclient.InferInput(name, list(array.shape), DTYPES[array.dtype])
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
+        if part not in self.versions:
+            await self._find_versions()
         try:
-            result = await self.client.infer(self.models[part], inputs, client_timeout=self.timeout_s)
+            result = await self.client.infer(self.models[part], inputs, self.versions[part], client_timeout=self.timeout_s)
         except InferenceServerException as exc:
             raise EngineError(f"Triton {self.models[part]}: {exc.message()}") from None
         return result.as_numpy(output)
@@ -78,18 +86,45 @@ class TritonEngine:
     async def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
         return await self._infer("synthesis", {"ws": ws, "transform": transform}, "images")
 
-    async def check_ready(self) -> None:
-        """Raises EngineError unless every graph is ready in Triton and compiled from these weights."""
-        for model in self.models.values():
+    async def _find_versions(self) -> None:
+        """Which loaded version of each graph was compiled from these weights; EngineError if none is."""
+        found = {}
+        for part, model in self.models.items():
             try:
-                if not await self.client.is_model_ready(model, client_timeout=self.timeout_s):
-                    raise EngineError(f"Triton model {model} is not ready")
                 config = (await self.client.get_model_config(model, as_json=True, client_timeout=self.timeout_s))["config"]
+                digests = {key: value.get("string_value") for key, value in config.get("parameters", {}).items()}
+                versions = [str(v) for v in config.get("version_policy", {}).get("specific", {}).get("versions", [])]
+                version = next((v for v in versions if digests.get(version_digest_key(int(v))) == self.digest), None)
+                if version is None and not versions and digests.get(DIGEST_KEY) == self.digest:
+                    version = ""  # a repository compiled before versions were listed: its one version
+                if version is None:
+                    raise EngineError(f"Triton model {model} was compiled from other weights: recompile and reload it")
+                if not await self.client.is_model_ready(model, version, client_timeout=self.timeout_s):
+                    raise EngineError(f"Triton model {model} is not ready")
             except InferenceServerException as exc:
                 raise EngineError(f"Triton unreachable for {model}: {exc.message()}") from None
-            compiled_from = config.get("parameters", {}).get(DIGEST_KEY, {}).get("string_value")
-            if compiled_from != self.digest:
-                raise EngineError(f"Triton model {model} was compiled from other weights: recompile and reload it")
+            found[part] = version
+        self.versions = found
+
+    async def check_ready(self) -> None:
+        """Raises EngineError unless every graph has a version compiled from these weights, ready in Triton."""
+        await self._find_versions()
+
+    async def prepare(self) -> None:
+        """When Triton has no version of these weights loaded, asks it to load the graphs again from
+        its repository (explicit model control: it loads the new version beside the old one, which
+        keeps serving meanwhile)."""
+        try:
+            await self._find_versions()
+            return
+        except EngineError:
+            pass
+        for model in self.models.values():
+            try:
+                await self.client.load_model(model, client_timeout=self.load_timeout_s)
+            except InferenceServerException as exc:
+                raise EngineError(f"Triton could not load {model}: {exc.message()}") from None
+        await self._find_versions()
 
     def close(self) -> None:
         """The shared client is closed by its owner, the app's lifespan."""

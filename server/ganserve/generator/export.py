@@ -1,6 +1,6 @@
 """Export a model artifact to ONNX: the graphs every compile target starts from.
 
-The model's graphs (`ModelConfig.graph_parts`), each in `<repository>/onnx/<model>_<part>/1/model.onnx`:
+The model's graphs (`ModelConfig.graph_parts`), each in `<repository>/onnx/<model>_<part>/<version>/model.onnx`:
 - `mapping`:          z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim]
 - `synthesis`:        StyleGAN2: ws [N, num_ws, w_dim], noise_gain [N] -> images uint8 [N, H, W, C]
                       (noise = each layer's stored noise_const x gain: 1 is 'const', 0 is 'none');
@@ -24,7 +24,7 @@ from torch import nn
 from ganserve.artifacts import Artifact
 from ganserve.generator.networks import Generator, to_uint8_nhwc
 from ganserve.generator.stylegan3 import Generator3, build_generator
-from ganserve.repository import DIGEST_KEY, graph_path
+from ganserve.repository import DIGEST_KEY, VERSION, graph_path
 
 OPSET = 18
 # torch.onnx logs a warning per torchvision op it cannot register; we use none of them.
@@ -114,7 +114,7 @@ def _export(graph: nn.Module, inputs: dict[str, torch.Tensor], path: Path, part:
     )
 
 
-def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
+def export_onnx(artifact: Artifact, repository: Path, version: int = VERSION) -> list[Path]:
     generator = load_generator(artifact)
     synthesis = TransformSynthesisGraph if artifact.config.architecture == "stylegan3" else SynthesisGraph
     # Only the config's graph_parts are exported: StyleGAN3 has no synthesis_noise.
@@ -122,7 +122,7 @@ def export_onnx(artifact: Artifact, repository: Path) -> list[Path]:
     written = []
     for part in artifact.config.graph_parts:
         inputs = example_inputs(artifact)[part]
-        path = graph_path(repository, artifact.config.name, part)
+        path = graph_path(repository, artifact.config.name, part, version)
         path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's own deprecation chatter, not actionable here

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ganserve.artifacts import ModelConfig
-from ganserve.repository import DIGEST_KEY, Target, entry_name
+from ganserve.repository import DIGEST_KEY, VERSION, Target, entry_name, version_digest_key
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,18 @@ BACKEND_LINES = {
 INSTANCE_KIND = {Target.onnx: "KIND_AUTO", Target.python: "KIND_CPU", Target.tensorrt: "KIND_GPU"}
 
 
-def triton_config(config: ModelConfig, part: str, target: Target, digest: str, options: BatchingOptions) -> str:
+def triton_config(
+    config: ModelConfig, part: str, target: Target, digest: str, options: BatchingOptions, versions: dict[int, str] | None = None
+) -> str:
+    """`versions` ({version: digest}, default {1: digest}) are all loaded: during a rollout gateways
+    that have not switched yet still ask for the previous version by number."""
+    versions = versions or {VERSION: digest}
     inputs, outputs = tensor_specs(config, part)
     preferred = ", ".join(str(b) for b in options.preferred_batch_sizes if b <= options.max_batch_size)
-    parameters = {DIGEST_KEY: digest}
+    parameters = {DIGEST_KEY: digest, **{version_digest_key(v): d for v, d in sorted(versions.items(), reverse=True)}}
     if target == Target.python:
-        # The Python backend runs the onnx target's graph; one compiled copy serves both.
-        parameters["onnx_model"] = f"../../{Target.onnx}/{entry_name(config.name, part)}/1/model.onnx"
+        # The Python backend runs the onnx target's graph of its version; one compiled copy serves both.
+        parameters["onnx_model"] = f"../../{Target.onnx}/{entry_name(config.name, part)}"
     params = "\n".join(f'parameters {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in parameters.items())
     input_lines = ",\n".join(_tensor(s) for s in inputs)
     output_lines = ",\n".join(_tensor(s) for s in outputs)
@@ -81,7 +86,7 @@ def triton_config(config: ModelConfig, part: str, target: Target, digest: str, o
         f'name: "{entry_name(config.name, part)}"\n'
         f"{BACKEND_LINES[target]}\n"
         f"max_batch_size: {options.max_batch_size}\n"
-        "version_policy: { latest: { num_versions: 1 } }\n"
+        f"version_policy: {{ specific: {{ versions: [ {', '.join(map(str, sorted(versions, reverse=True)))} ] }} }}\n"
         f"input [\n{input_lines}\n]\n"
         f"output [\n{output_lines}\n]\n"
         f"dynamic_batching {{ preferred_batch_size: [ {preferred} ], max_queue_delay_microseconds: {options.max_queue_delay_us} }}\n"

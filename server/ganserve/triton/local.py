@@ -74,6 +74,9 @@ class LocalTriton:
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    # True: Triton's explicit model control, as the Helm chart runs it: every model loaded at start,
+    # then loaded again only when asked (a gateway's reload), so a rollout is a deliberate step.
+    explicit_model_control: bool = False
     process: subprocess.Popen | None = None
 
     @property
@@ -114,6 +117,8 @@ class LocalTriton:
             "--exit-timeout-secs=3",
             "--strict-readiness=true",
         ]
+        if self.explicit_model_control:
+            command += ["--model-control-mode=explicit", "--load-model=*"]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, env=self._environment(runtime), stdout=log, stderr=subprocess.STDOUT)
         log.close()

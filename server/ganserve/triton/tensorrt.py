@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganserve.artifacts import ModelConfig
-from ganserve.repository import Target, entry_name
+from ganserve.repository import VERSION, Target, entry_name
 from ganserve.triton.config import BatchingOptions, tensor_specs
 
 UNAVAILABLE_REASON = (
@@ -35,15 +35,15 @@ def profile_shapes(config: ModelConfig, part: str, options: BatchingOptions) -> 
     return {s.name: [(batch, *s.dims) for batch in (1, opt, options.max_batch_size)] for s in inputs}
 
 
-def trtexec_command(config: ModelConfig, part: str, options: BatchingOptions) -> str:
+def trtexec_command(config: ModelConfig, part: str, options: BatchingOptions, version: int = VERSION) -> str:
     shapes = profile_shapes(config, part, options)
     flags = []
     for label, index in (("min", 0), ("opt", 1), ("max", 2)):
         spec = ",".join(f"{name}:{'x'.join(map(str, dims[index]))}" for name, dims in shapes.items())
         flags.append(f"--{label}Shapes={spec}")
     entry = entry_name(config.name, part)
-    onnx = f'"$root/{Target.onnx}/{entry}/1/model.onnx"'
-    plan = f'"$root/{Target.tensorrt}/{entry}/1/model.plan"'
+    onnx = f'"$root/{Target.onnx}/{entry}/{version}/model.onnx"'
+    plan = f'"$root/{Target.tensorrt}/{entry}/{version}/model.plan"'
     return f'[ -f {plan} ] || {{ mkdir -p "$(dirname {plan})" && trtexec --onnx={onnx} --saveEngine={plan} --fp16 {" ".join(flags)}; }}'
 
 
@@ -57,8 +57,9 @@ done
 """
 
 
-def write_build_scripts(root: Path, config: ModelConfig, options: BatchingOptions) -> Path:
-    """`tensorrt/build_<model>.sh` (skips engines that exist) and `tensorrt/build_engines.sh` for all models."""
+def write_build_scripts(root: Path, config: ModelConfig, options: BatchingOptions, versions: list[int] | None = None) -> Path:
+    """`tensorrt/build_<model>.sh` (skips engines that exist) and `tensorrt/build_engines.sh` for all
+    models: an engine per graph and compiled version."""
     directory = Path(root) / Target.tensorrt
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -67,7 +68,7 @@ def write_build_scripts(root: Path, config: ModelConfig, options: BatchingOption
         "# Run it where the engines will run, with the TensorRT version of that Triton release.",
         "set -euo pipefail",
         'root="${1:-/models}"',
-        *(trtexec_command(config, part, options) for part in config.graph_parts),
+        *(trtexec_command(config, part, options, v) for v in versions or [VERSION] for part in config.graph_parts),
     ]
     script = directory / f"build_{config.name}.sh"
     for path, text in ((script, "\n".join(lines) + "\n"), (directory / "build_engines.sh", RUN_ALL)):

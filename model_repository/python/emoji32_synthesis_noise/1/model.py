@@ -1,9 +1,9 @@
 """Triton Python-backend model: runs one ganserve ONNX graph with ONNX Runtime.
 
-`ganserve compile --target python` copies this file as `<entry>/1/model.py`. Triton imports it
-inside its Python stub, so it may only use numpy, onnxruntime and Triton's own utilities.
-The ONNX file is the onnx target's (config parameter `onnx_model`, relative to the entry), so one
-compiled copy serves both targets.
+`ganserve compile --target python` copies this file as `<entry>/<version>/model.py`. Triton imports
+it inside its Python stub, so it may only use numpy, onnxruntime and Triton's own utilities.
+The ONNX file is the onnx target's graph of the same version (config parameter `onnx_model`: that
+entry, relative to this one), so one compiled copy serves both targets.
 """
 
 import json
@@ -25,7 +25,8 @@ class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        path = os.path.normpath(os.path.join(args["model_repository"], parameters["onnx_model"]))
+        onnx_entry = os.path.join(args["model_repository"], parameters["onnx_model"])
+        path = os.path.normpath(os.path.join(onnx_entry, args["model_version"], "model.onnx"))
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(parameters.get("threads", "0"))
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave idle cores to others
