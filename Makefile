@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test fuzz system-deps lint format bench bench-triton bench-cache bench-grpc bench-slider bench-training docs-images compile import proto triton-env triton clean
+.PHONY: serve test fuzz system-deps lint format bench bench-overload bench-triton bench-cache bench-grpc bench-slider bench-training docs-images compile import proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -94,6 +94,11 @@ bench-grpc: $(BIN)/.serve-deps
 # The slider path: an edited seed image over HTTP vs the same image unedited (c=1 and 8), and the edit in-process.
 bench-slider: $(BIN)/.serve-deps
 	$(BENCH) slider $(BENCH_ARGS)
+
+# Overload: an official-size 64x64 network at concurrency 32, the user's alternative (eager torch per
+# request behind http.server) against ganserve without and with a deadline (docs/performance.md).
+bench-overload: $(BIN)/.test-deps
+	$(BENCH) overload $(BENCH_ARGS)
 
 # The training step's images/s at the demo model's budget sizes (uses var/data/emoji.npz where it exists).
 bench-training: $(BIN)/.test-deps

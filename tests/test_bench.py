@@ -305,3 +305,18 @@ def test_run_slider_benchmark_writes_results(tmp_path):
     assert set(result["edit_in_process"]) == {"1_edits", "16_edits"}
     assert result["edit_adds_under_1_ms"] == all(e["added_p50_ms"] < 1 for e in result["edit_in_process"].values())
     assert result["machine"]["cpu_model"]
+
+
+def test_run_overload_benchmark_writes_results(tmp_path):
+    """The overload benchmark on the demo model's sizes, 2 s per server: keys and outcomes, not figures."""
+    from ganserve_bench.overload import run_overload_benchmark
+
+    path = run_overload_benchmark(4, 2.0, 1500, tmp_path, small=True, log=lambda _: None)
+    result = json.loads(path.read_text())
+    assert result["schema"] == "ganserve-bench-overload/1" and result["concurrency"] == 4
+    assert set(result["runs"]) == {"alternative", "ganserve_no_deadline", "ganserve_deadline"}
+    for run in result["runs"].values():
+        assert run["images_ok"] > 0 and run["failed"] == 0 and run["latency_ok_ms"]["p99"] > 0
+    assert result["network"]["synthesis"]["channel_base"] == 4096 and result["network"]["gmac_per_image"] > 0
+    assert set(result["goal"]) == {"p99_ok_over_alternative_p99", "p99_goal", "goodput_over_alternative_throughput", "goodput_goal", "met"}
+    assert result["machine"]["cpu_vector_flags"] is not None

@@ -130,3 +130,17 @@ def playground(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def overload(
+    concurrency: Annotated[int, typer.Option(help="closed-loop clients")] = 32,
+    seconds: Annotated[float, typer.Option(help="counted seconds per server (after 5 s of warm-up)")] = 45.0,
+    deadline_ms: Annotated[int, typer.Option(help="X-Deadline-Ms of the bounded run")] = 1500,
+    out: Out = RESULTS,
+    small: Annotated[bool, typer.Option(help="the demo model's sizes instead of official ones: a smoke run, not figures")] = False,
+) -> None:
+    """Bounded latency under overload: an official-size network, the user's alternative vs ganserve with and without a deadline."""
+    from ganserve_bench.overload import run_overload_benchmark
+
+    typer.echo(f"wrote {run_overload_benchmark(concurrency, seconds, deadline_ms, out, small)}")

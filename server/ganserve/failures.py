@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ganserve.batching import Overloaded
+from ganserve.batching import DeadlinePassed, Overloaded
 from ganserve.engines import EngineError
 from ganserve.errors import (
     BodyTooLarge,
@@ -57,7 +57,8 @@ FAILURES: dict[type[Exception], Failure] = {
     ValidationError: INVALID_INPUT,  # a request model built by the gRPC front end
     NotFound: Failure(404, "not_found", "NOT_FOUND"),
     BodyTooLarge: Failure(413, "body_too_large", "RESOURCE_EXHAUSTED"),
-    Overloaded: Failure(503, "overloaded", "RESOURCE_EXHAUSTED", retry=True),
+    Overloaded: Failure(503, "overloaded", "RESOURCE_EXHAUSTED", retry=True),  # full queue, or a deadline it cannot meet
+    DeadlinePassed: Failure(504, "deadline_exceeded", "DEADLINE_EXCEEDED"),
     EngineError: Failure(503, "engine_unavailable", "UNAVAILABLE", retry=True),
     StoreUnavailable: Failure(503, "store_unavailable", "UNAVAILABLE", retry=True),
     Unauthenticated: Failure(401, "unauthenticated", "UNAUTHENTICATED"),
@@ -108,6 +109,8 @@ def describe(exc: Exception) -> ErrorReport | None:
         return ErrorReport(failure, exc.message, "authorization", scope=exc.scope)
     if isinstance(exc, RateLimited):
         return ErrorReport(failure, str(exc), retry_after_s=exc.retry_after_s, headers=tuple(exc.headers.items()))
+    if isinstance(exc, Overloaded):
+        return ErrorReport(failure, str(exc), retry_after_s=exc.retry_after_s)
     return ErrorReport(failure, str(exc))
 
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     batch_max_size: int = Field(16, ge=1)
     batch_max_delay_ms: float = Field(0.0, ge=0)
     queue_max_images: int = Field(256, ge=1)  # beyond this, requests get 503 + Retry-After
+    # Every request that reaches the engine has a deadline: this, or the client's (HTTP X-Deadline-Ms,
+    # gRPC's own). One the engine's queue cannot meet is refused at once with 503 + Retry-After.
+    request_deadline_s: float = Field(10.0, gt=0)
+    interactive_max_images: int = Field(1, ge=0)  # requests of at most this many images go ahead of bulk ones
 
     # Per-request limits, checked before any work starts.
     max_body_bytes: int = 256 * 1024

@@ -12,9 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from conftest import metric, served_env
 from ganserve.triton.local import free_port
+from ganserve_bench.processes import gateway
 from ganserve_client import AsyncClient, Client, GanserveError, Unavailable
 
 DEMO = "demo64"
@@ -166,3 +169,20 @@ def test_saves_and_deletes_are_not_retried_after_a_failure_on_the_way(relay, fau
         client.delete_latent(saved.id)
         assert client.retries == 0
     assert proxy.connections == 4
+
+
+def test_grpc_calls_are_spread_over_every_address_of_the_target(settings, tmp_path):
+    """A name that resolves to several gateways (a Kubernetes headless Service) gets round-robin, not
+    one connection for every call: a target naming two gateways' addresses, as DNS would."""
+    env = served_env(settings, tmp_path)
+    with gateway(env, tmp_path / "a", "demo64") as (first, _), gateway(env, tmp_path / "b", "demo64") as (second, _):
+        with Client(f"grpc://ipv4:{first.grpc_target},{second.grpc_target}") as client:
+            for seed in range(8):
+                client.generate("demo64", [seed])
+        served = [
+            metric(httpx.get(f"{server.base_url}/metrics").text, "ganserve_grpc_requests_total", method="Generate", code="OK")
+            for server in (first, second)
+        ]
+    # pick_first would give [8, 0]; round-robin alternates once both connections are up (the first
+    # call or two may go to the one that connected first).
+    assert sum(served) == 8 and min(served) >= 2, served

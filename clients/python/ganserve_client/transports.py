@@ -33,7 +33,13 @@ CODE_KEY = "ganserve-code"  # trailing metadata: the error's code, as HTTP's JSO
 RETRY_AFTER_KEY = "retry-after"  # header and trailing metadata: seconds until a retry can pass
 RATE_LIMIT_PREFIX = "ratelimit-"  # RateLimit-Limit, -Remaining, -Reset, -Policy (gRPC: lower-case keys)
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-GRPC_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+# round_robin: when the target's name resolves to several gateways (a Kubernetes headless Service),
+# calls are spread over all of them instead of all going down the first connection (pick_first).
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.lb_policy_name", "round_robin"),
+]
 
 HTTP_ERRORS: dict[int, type[errors.GanserveError]] = {
     400: errors.InvalidInput,

@@ -19,6 +19,7 @@ from ganserve.access.gate import Caller
 from ganserve.access.keys import Scope as KeyScope
 from ganserve.api.deps import get_state
 from ganserve.api.errors import error_body
+from ganserve.api.limits import read_deadline
 from ganserve.errors import Busy
 from ganserve.failures import describe
 
@@ -41,8 +42,9 @@ AUTHORIZE = {scope: _authorizer(scope) for scope in KeyScope}
 
 
 def requires(scope: KeyScope) -> list:
-    """For APIRouter(dependencies=...): every route of the router needs `scope`."""
-    return [Depends(AUTHORIZE[scope])]
+    """For APIRouter(dependencies=...): every route of the router needs `scope`; and the request's
+    deadline header is read (X-Deadline-Ms, api.limits)."""
+    return [Depends(AUTHORIZE[scope]), Depends(read_deadline)]
 
 
 GenerateCaller = Annotated[Caller, Depends(AUTHORIZE[KeyScope.generate])]

@@ -1,4 +1,5 @@
-"""Request body size limit, enforced before the application sees the body.
+"""Request body size limit, enforced before the application sees the body, and the request's
+deadline header.
 
 The body is read here (it is small by definition: at most max_bytes) and replayed to the app,
 so a chunked upload without Content-Length is cut off as soon as it passes the limit.
@@ -7,11 +8,28 @@ so a chunked upload without Content-Length is cut off as soon as it passes the l
 from __future__ import annotations
 
 import json
+import time
 
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ganserve.errors import BodyTooLarge
+from ganserve.errors import BodyTooLarge, InvalidInput
 from ganserve.failures import FAILURES
+from ganserve.operations.cost import requested_deadline
+
+DEADLINE_HEADER = "x-deadline-ms"
+MAX_DEADLINE_MS = 600_000
+
+
+async def read_deadline(request: Request) -> None:
+    """X-Deadline-Ms: the milliseconds the client will wait, from now; without it, GANSERVE_REQUEST_DEADLINE_S.
+    async: a dependency FastAPI runs on a worker thread could not set the request's context variable."""
+    text = request.headers.get(DEADLINE_HEADER)
+    if text is None:
+        return
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_DEADLINE_MS:
+        raise InvalidInput("X-Deadline-Ms", f"milliseconds to wait, a whole number from 1 to {MAX_DEADLINE_MS}; got {text[:20]!r}")
+    requested_deadline.set(time.monotonic() + int(text) / 1000)
 
 
 class BodySizeLimit:

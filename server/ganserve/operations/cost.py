@@ -3,15 +3,21 @@ makes, and the pictures the encoder writes (a grid or an animation is one pictur
 
 `admit` refuses a request over the budget (422 naming the field that sets its size): more pixels
 than GANSERVE_MAX_REQUEST_PIXELS, or a picture larger than its format can hold (WebP stops at
-16383 pixels a side, JPEG and GIF at 65535). Then it charges the images to the caller's rate limit.
+16383 pixels a side, JPEG and GIF at 65535). Then it charges the images to the caller's rate limit,
+and gives the request its engine budget (ganserve.batching.Budget): its deadline (the one the
+transport read, else GANSERVE_REQUEST_DEADLINE_S from now) and its priority (interactive up to
+GANSERVE_INTERACTIVE_MAX_IMAGES images, bulk beyond).
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
+import time
 from dataclasses import dataclass
 
 from ganserve.access.gate import Caller
+from ganserve.batching import Budget, current_budget
 from ganserve.errors import InvalidInput
 from ganserve.protocol import (
     BatchOutput,
@@ -26,6 +32,8 @@ from ganserve.protocol import (
 from ganserve.state import AppState
 
 ENCODER_MAX_SIDE = {"png": 2**31 - 1, "jpg": 65_535, "webp": 16_383, "gif": 65_535}
+# The deadline a transport read off the request (HTTP X-Deadline-Ms, gRPC's own), as time.monotonic().
+requested_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("requested_deadline", default=None)
 
 
 @dataclass(frozen=True)
@@ -108,5 +116,8 @@ def check(cost: Cost, max_pixels: int) -> None:
 
 async def admit(state: AppState, caller: Caller, cost: Cost) -> None:
     """Within the budget, and within the caller's image rate: else refused, and nothing is done."""
-    check(cost, state.settings.max_request_pixels)
+    settings = state.settings
+    check(cost, settings.max_request_pixels)
     await state.access.charge_images(caller, cost.images)
+    deadline = requested_deadline.get() or time.monotonic() + settings.request_deadline_s
+    current_budget.set(Budget(deadline, interactive=cost.images <= settings.interactive_max_images))

@@ -24,6 +24,7 @@ import grpc
 
 from ganserve.failures import REQUEST_ID_HEADER, ErrorReport, describe, internal_error, request_id
 from ganserve.metrics import Metrics
+from ganserve.operations.cost import requested_deadline
 from ganserve.rpc.callers import peer_address, scope_of, set_caller
 from ganserve.state import AppState
 
@@ -107,6 +108,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         authorization = dict(context.invocation_metadata() or ()).get("authorization")
         text = authorization if isinstance(authorization, str) else None
         set_caller(await self.state.access.authenticate(text, peer_address(context), scope_of(method)))
+        remaining = context.time_remaining()  # gRPC's own deadline; None without one
+        if remaining is not None:
+            requested_deadline.set(time.monotonic() + remaining)
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]], details: grpc.HandlerCallDetails
