@@ -128,8 +128,6 @@ def playground(
     typer.echo(f"wrote {run_playground_benchmark(model, out, loads, drags)}")
 
 
-if __name__ == "__main__":
-    app()
 
 
 @app.command()
@@ -144,3 +142,7 @@ def overload(
     from ganserve_bench.overload import run_overload_benchmark
 
     typer.echo(f"wrote {run_overload_benchmark(concurrency, seconds, deadline_ms, out, small)}")
+
+
+if __name__ == "__main__":
+    app()
