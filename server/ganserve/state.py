@@ -10,8 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,23 +22,13 @@ from ganserve.engines import EngineError, load_engine
 from ganserve.errors import NotFound
 from ganserve.metrics import Metrics
 from ganserve.pipeline import ModelPipeline
-from ganserve.protocol import NoiseMode
+from ganserve.protocol import ModelReloaded, NoiseMode
 from ganserve.settings import EngineKind, Settings
 from ganserve.store import make_store
 
 log = logging.getLogger("ganserve")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ModelChange:
-    """What a reload did to one model: loaded (new, or new weights), unchanged, removed or failed."""
-
-    model: str
-    outcome: Literal["loaded", "unchanged", "removed", "failed"]
-    digest: str
-    error: str = ""
 
 
 class AppState:
@@ -95,7 +84,7 @@ class AppState:
         engine = await asyncio.to_thread(load_engine, artifact, self.settings, self.triton_client)
         return ModelPipeline(artifact, engine, self.settings, self.w_cache, self.latent_store)
 
-    async def reload_models(self) -> list[ModelChange]:
+    async def reload_models(self) -> list[ModelReloaded]:
         """Serve what GANSERVE_MODELS_DIR holds now, without a restart: new models and new weights are
         loaded beside the old (Triton too), warmed up, then swapped in; requests under way finish on
         the old pipeline. A model that fails to load keeps serving its old weights. One at a time."""
@@ -103,30 +92,30 @@ class AppState:
             try:
                 artifacts = {artifact.config.name: artifact for artifact in discover(self.settings.models_dir)}
             except (OSError, ValueError) as exc:  # a config being written, say: change nothing
-                return [ModelChange("*", "failed", "", f"{self.settings.models_dir}: {exc}")]
+                return [ModelReloaded(model="*", outcome="failed", version="", error=f"{self.settings.models_dir}: {exc}")]
             changes = []
             for name, artifact in artifacts.items():
                 current = self.pipelines.get(name)
                 if current is not None and current.digest == artifact.digest:
-                    changes.append(ModelChange(name, "unchanged", artifact.digest))
+                    changes.append(ModelReloaded(model=name, outcome="unchanged", version=artifact.digest[:16]))
                     continue
                 try:
                     pipeline = await self._pipeline_of(artifact)
                     await pipeline.engine.prepare()
                     await warm_up(pipeline)
                 except (EngineError, OSError, ValueError) as exc:
-                    changes.append(ModelChange(name, "failed", artifact.digest, str(exc)))
+                    changes.append(ModelReloaded(model=name, outcome="failed", version=artifact.digest[:16], error=str(exc)))
                     log.error("reload: model %s (%s) not loaded: %s", name, artifact.digest[:12], exc)
                     continue
                 self.pipelines = {**self.pipelines, name: pipeline}  # a new dict: a listing under way keeps the old one
-                changes.append(ModelChange(name, "loaded", artifact.digest))
+                changes.append(ModelReloaded(model=name, outcome="loaded", version=artifact.digest[:16]))
                 log.info("reload: model %s now serves %s on %s", name, artifact.digest[:12], pipeline.engine.name)
                 if current is not None:
                     self._retire(current)
             for name in set(self.pipelines) - set(artifacts):
                 retired = self.pipelines[name]
                 self.pipelines = {k: v for k, v in self.pipelines.items() if k != name}
-                changes.append(ModelChange(name, "removed", retired.digest))
+                changes.append(ModelReloaded(model=name, outcome="removed", version=retired.digest[:16]))
                 self._retire(retired)
             log.info("reload: %s", ", ".join(f"{c.model} {c.outcome}" for c in changes) or "no models")
             return changes

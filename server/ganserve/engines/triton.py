@@ -62,7 +62,7 @@ class TritonEngine:
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
         if part not in self.versions:
-            await self._find_versions()
+            await self.check_ready()
         try:
             result = await self.client.infer(self.models[part], inputs, self.versions[part], client_timeout=self.timeout_s)
         except InferenceServerException as exc:
@@ -86,8 +86,9 @@ class TritonEngine:
     async def synthesize_transformed(self, ws: np.ndarray, transform: np.ndarray) -> np.ndarray:
         return await self._infer("synthesis", {"ws": ws, "transform": transform}, "images")
 
-    async def _find_versions(self) -> None:
-        """Which loaded version of each graph was compiled from these weights; EngineError if none is."""
+    async def check_ready(self) -> None:
+        """Finds the version of each graph compiled from these weights and ready in Triton (for every
+        call after); raises EngineError naming the graph when there is none."""
         found = {}
         for part, model in self.models.items():
             try:
@@ -106,16 +107,12 @@ class TritonEngine:
             found[part] = version
         self.versions = found
 
-    async def check_ready(self) -> None:
-        """Raises EngineError unless every graph has a version compiled from these weights, ready in Triton."""
-        await self._find_versions()
-
     async def prepare(self) -> None:
         """When Triton has no version of these weights loaded, asks it to load the graphs again from
         its repository (explicit model control: it loads the new version beside the old one, which
         keeps serving meanwhile)."""
         try:
-            await self._find_versions()
+            await self.check_ready()
             return
         except EngineError:
             pass
@@ -124,7 +121,7 @@ class TritonEngine:
                 await self.client.load_model(model, client_timeout=self.load_timeout_s)
             except InferenceServerException as exc:
                 raise EngineError(f"Triton could not load {model}: {exc.message()}") from None
-        await self._find_versions()
+        await self.check_ready()
 
     def close(self) -> None:
         """The shared client is closed by its owner, the app's lifespan."""

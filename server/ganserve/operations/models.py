@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ganserve.operations.training_log import has_training_log
 from ganserve.pipeline import ModelPipeline
-from ganserve.protocol import Limits, ModelInfo, ModelReloaded, Reload
+from ganserve.protocol import Limits, ModelInfo, Reload
 from ganserve.state import AppState
 
 
@@ -47,5 +47,4 @@ def limits(state: AppState) -> Limits:
 
 async def reload_models(state: AppState) -> Reload:
     """Serve the models folder as it is now (AppState.reload_models): the admin call and SIGHUP."""
-    changes = await state.reload_models()
-    return Reload(models=[ModelReloaded(model=c.model, outcome=c.outcome, version=c.digest[:16], error=c.error) for c in changes])
+    return Reload(models=await state.reload_models())
