@@ -208,8 +208,7 @@ class RedisServer:
 # A load balancer in front of replicas, as a deployment puts one: health checks fast enough that a
 # dead replica leaves the rotation within about half a second, and no retries of its own, so that a
 # request in flight on a replica that dies fails to the client, whose own retries are then what a
-# test sees. `option redispatch` needs retries to act on: with none, it only says what a deployment
-# with retries would do.
+# test sees.
 HAPROXY_CONFIG = """\
 global
     maxconn 4096
@@ -228,7 +227,6 @@ defaults
     timeout server 60s
     timeout http-keep-alive 10s
     retries 0
-    option redispatch
 
 frontend gateways
     bind 127.0.0.1:{port}
