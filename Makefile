@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 TRITON_ENV := .venv-triton
 
-.PHONY: serve test fuzz system-deps lint format bench bench-overload bench-triton bench-cache bench-grpc bench-slider bench-training docs-images compile import proto triton-env triton clean
+.PHONY: serve test fuzz system-deps lint format bench bench-overload bench-encode bench-triton bench-cache bench-grpc bench-slider bench-training bench-projection bench-openvino test-openvino docs-images compile import proto triton-env triton clean
 
 # Serving needs no torch: numpy, onnxruntime and the web stack.
 $(BIN)/.serve-deps: pyproject.toml
@@ -62,6 +62,12 @@ FUZZ_EXAMPLES ?= 500
 fuzz: $(BIN)/.test-deps
 	GANSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/api/test_fuzz.py tests/rpc/test_rpc_fuzz.py
 
+# The whole API suite (tests/api) on the in-process OpenVINO engine, exact mode, instead of on ONNX
+# Runtime and Triton (tests/conftest.py reads GANSERVE_TEST_ENGINE). `make test` runs a few of its
+# routes against ONNX Runtime's bytes (tests/test_engine_openvino.py). About 5 minutes.
+test-openvino: $(BIN)/.test-deps
+	GANSERVE_TEST_ENGINE=openvino $(BIN)/python -m pytest tests/api
+
 lint: $(BIN)/.test-deps
 	$(BIN)/ruff check server tests clients benchmarks docs
 	$(BIN)/ruff format --check server tests clients benchmarks docs
@@ -100,9 +106,23 @@ bench-slider: $(BIN)/.serve-deps
 bench-overload: $(BIN)/.test-deps
 	$(BENCH) overload $(BENCH_ARGS)
 
+# Encoding at 256²-1024²: PNG levels, JPEG, WebP methods, ms and bytes per image (content: emoji32 and var/data/emoji.npz upscaled).
+bench-encode: $(BIN)/.test-deps
+	$(BENCH) encode $(BENCH_ARGS)
+
+# ONNX Runtime vs OpenVINO exact vs OpenVINO fast (bf16 where the CPU has it): img/s at batch 1 and 8 on
+# the official-size 64x64 network and demo64, and fast-vs-exact image quality over fixed seeds.
+bench-openvino: $(BIN)/.test-deps
+	$(BENCH) openvino $(BENCH_ARGS)
+
 # The training step's images/s at the demo model's budget sizes (uses var/data/emoji.npz where it exists).
 bench-training: $(BIN)/.test-deps
 	$(BENCH) training $(BENCH_ARGS)
+
+# Image -> latent projection on emoji32 with its discriminator: PSNR and W distance against steps, real
+# emoji (var/data/emoji.npz where it exists), the loss comparison, time per step (docs/projection.md).
+bench-projection: $(BIN)/.test-deps
+	$(BENCH) projection $(BENCH_ARGS)
 
 # The README's pictures (docs/images/), through the API of a gateway it starts: after shipping new weights.
 docs-images: $(BIN)/.test-deps

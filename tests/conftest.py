@@ -4,6 +4,7 @@ NVlabs reference weights (compiled to ONNX once per session), and an app serving
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import sys
@@ -33,6 +34,9 @@ from nvlabs_reference import load_case  # noqa: E402
 COND_MODEL = "cond16"
 # StyleGAN3 models (configs T and R) built from the NVlabs reference weights: model name -> case.
 SG3_MODELS = {"sg3t": "sg3t_uncond_32", "sg3r": "sg3r_cond_16"}
+# GANSERVE_TEST_ENGINE=openvino (`make test-openvino`): the API suite on that in-process engine alone
+# (its default, exact mode), instead of on the embedded engine and Triton.
+TEST_ENGINE = os.environ.get("GANSERVE_TEST_ENGINE", "")
 
 
 @pytest.fixture(scope="session")
@@ -60,14 +64,21 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def settings(model_dirs) -> Settings:
     models, repository = model_dirs
-    latents_path = models.parent / "latents.sqlite3"
+    latents_path, jobs_path = models.parent / "latents.sqlite3", models.parent / "jobs.sqlite3"
     limits = {"max_images": 8, "max_frames": 16, "max_mix_side": 3}
     # No rate limits: the tests call far faster than a product app; tests/api/test_access.py tests them at their defaults.
     limits |= {"rate_limit_requests_per_s": 0, "rate_limit_images_per_s": 0}
     # The tests' default: demo64 (the shipped default, emoji32, is tested as shipped in tests/training/test_demo_model.py).
     # No gRPC by default: apps started side by side would share a port; `client` gives each its own.
     return Settings(
-        models_dir=models, model_repository=repository, latents_path=latents_path, grpc_port=0, default_model="demo64", **limits
+        models_dir=models,
+        model_repository=repository,
+        latents_path=latents_path,
+        jobs_path=jobs_path,
+        grpc_port=0,
+        default_model="demo64",
+        **({"engine": TEST_ENGINE} if TEST_ENGINE else {}),
+        **limits,
     )
 
 
@@ -83,10 +94,10 @@ def triton_server(model_dirs, tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="session", params=["onnxruntime", "triton"])
+@pytest.fixture(scope="session", params=[TEST_ENGINE] if TEST_ENGINE else ["onnxruntime", "triton"])
 def client(request, settings) -> TestClient:
-    """The API through the embedded engine, and through Triton: every API test runs on both. The
-    app's gRPC server listens on `client.grpc_target`."""
+    """The API through the embedded engine, and through Triton: every API test runs on both (on
+    GANSERVE_TEST_ENGINE alone where set). The app's gRPC server listens on `client.grpc_target`."""
     port = free_port()
     settings = settings.model_copy(update={"grpc_port": port})
     if request.param == "triton":
@@ -111,6 +122,7 @@ def served_env(settings: Settings, workdir: Path, **extra: str) -> dict[str, str
         "GANSERVE_MODELS_DIR": str(settings.models_dir),
         "GANSERVE_MODEL_REPOSITORY": str(settings.model_repository),
         "GANSERVE_LATENTS_PATH": str(workdir / "latents.sqlite3"),
+        "GANSERVE_JOBS_PATH": str(workdir / "jobs.sqlite3"),
         "GANSERVE_MAX_IMAGES": str(settings.max_images),
         "GANSERVE_MAX_FRAMES": str(settings.max_frames),
         "GANSERVE_MAX_MIX_SIDE": str(settings.max_mix_side),
@@ -118,6 +130,8 @@ def served_env(settings: Settings, workdir: Path, **extra: str) -> dict[str, str
         "GANSERVE_RATE_LIMIT_REQUESTS_PER_S": str(settings.rate_limit_requests_per_s),
         "GANSERVE_RATE_LIMIT_IMAGES_PER_S": str(settings.rate_limit_images_per_s),
     }
+    if TEST_ENGINE:
+        env["GANSERVE_ENGINE"] = TEST_ENGINE
     return {**env, **{f"GANSERVE_{key.upper()}": value for key, value in extra.items()}}
 
 

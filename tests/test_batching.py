@@ -127,6 +127,16 @@ async def test_a_request_the_queue_would_keep_past_its_deadline_is_refused_at_on
     await batcher.close()
 
 
+async def test_a_request_whose_own_work_outlasts_its_deadline_is_a_deadline_not_an_overload():
+    """With nothing ahead, waiting would not help: the answer is DeadlinePassed (504), not 503 Retry-After."""
+    engine = Recorder()
+    batcher = await measured_batcher(engine, 0.5)
+    with pytest.raises(DeadlinePassed, match="3 images need about 1.5 s"):
+        await with_budget(Budget(time.monotonic() + 1.0), batcher.submit(np.zeros((3, 1))))
+    assert batcher.refused == 0 and engine.calls == []
+    await batcher.close()
+
+
 async def test_interactive_requests_go_ahead_of_bulk_ones():
     batches: list[list[float]] = []
     release = threading.Event()
@@ -163,4 +173,18 @@ async def test_a_request_whose_deadline_passes_in_the_queue_is_dropped_unrun():
     with pytest.raises(DeadlinePassed):
         await late
     assert engine.calls == [1] and batcher.expired == 1 and batcher.queued_images == 0
+    await batcher.close()
+
+
+async def test_predictions_learn_how_much_longer_requests_waited_than_predicted():
+    def slow(x):
+        threading.Event().wait(0.05)
+        return x
+
+    batcher = await measured_batcher(slow, 0.005)  # the measure says 5 ms an image; each takes 50 ms
+    batcher._measured = lambda seconds_per_image: None  # and it stays wrong: only the error can learn
+    for _ in range(20):
+        await batcher.submit(np.zeros((1, 1)))
+    assert 0.03 < batcher.wait_error_s < 0.06
+    assert batcher.predicted_s(1, True) > 0.035  # the error is part of the next prediction
     await batcher.close()

@@ -16,7 +16,7 @@ from ganserve.settings import Settings
 from ganserve.triton.config import BatchingOptions
 from nvlabs_reference import load_case
 
-TARGETS = [Target.onnx, Target.python]
+TARGETS = [Target.onnx, Target.python, Target.openvino]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,10 @@ def test_new_weights_become_a_new_version_and_the_previous_is_kept(retrained, tm
         assert config.parameters[DIGEST_KEY].string_value == second.digest
     for version in (1, 2):
         assert (entry_dir(root, Target.python, "tiny", "mapping") / str(version) / "model.py").is_file()
+        for part in ("mapping", "synthesis"):  # each version's IR, from its own graph
+            ir = entry_dir(root, Target.openvino, "tiny", part) / str(version)
+            assert (ir / "model.bin").is_file() and (ir / "model.xml").is_file()
+            assert f'<{DIGEST_KEY} value="{retrained[version - 1].digest}"' in (ir / "model.xml").read_text()
     # Each engine serves the version of its own weights: the gateway that has not switched yet too.
     assert engine_digest(first, root) == first.digest and engine_digest(second, root) == second.digest
 

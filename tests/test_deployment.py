@@ -5,18 +5,21 @@ and with `docker compose config` when a Compose v2 is installed (skipped otherwi
 cpu profile are also started for real, under podman: tests/test_containers.py.
 """
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ganserve.settings import REPO_ROOT
+from ganserve.settings import REPO_ROOT, Settings
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 TEST_OVERRIDE = REPO_ROOT / "docker-compose.test.yml"
+WORKER_CONTAINERFILE = REPO_ROOT / "deploy" / "containers" / "worker" / "Containerfile"
 GPU_SERVICES = ("trt-build", "triton")
 TRITON_VARIANTS = {"triton": "tensorrt", "triton-cpu": "onnx"}  # service -> model repository target
 
@@ -45,8 +48,16 @@ def host_path(mount: str) -> str | None:
 
 
 def test_services_and_profiles(services):
-    assert set(services) == {"trt-build", "triton", "triton-cpu", "gateway", "redis-cache", "redis-store"}
-    expected = {"trt-build": ["gpu"], "triton": ["gpu"], "triton-cpu": ["cpu"], "gateway": None, "redis-cache": None, "redis-store": None}
+    assert set(services) == {"trt-build", "triton", "triton-cpu", "gateway", "worker", "redis-cache", "redis-store"}
+    expected = {
+        "trt-build": ["gpu"],
+        "triton": ["gpu"],
+        "triton-cpu": ["cpu"],
+        "gateway": None,
+        "worker": None,
+        "redis-cache": None,
+        "redis-store": None,
+    }
     for name, service in services.items():
         assert "image" in service or "build" in service, name
         assert service.get("profiles") == expected[name], name
@@ -120,6 +131,61 @@ def test_gateway(services):
     assert gateway["environment"]["GANSERVE_REDIS_URL"] == "redis://redis-cache:6379/0"
     assert gateway["environment"]["GANSERVE_REDIS_STORE_URL"] == "redis://redis-store:6379/0"
     assert gateway["environment"]["GANSERVE_AUTH"] == "keys"  # keys required on a network; `make serve` stays open
+    # The image has no torch: projections run in the worker service, never in subprocesses of the gateway.
+    assert gateway["environment"]["GANSERVE_PROJECTION_LOCAL_WORKERS"] == "0"
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as `30s`, `1m30s` or `1.5s`, in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", duration)
+    assert parts and duration, duration
+    hours, minutes, secs = (float(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def test_worker(services):
+    worker, gateway = services["worker"], services["gateway"]
+    assert worker["image"] == "ganserve/worker:latest"
+    build = worker["build"]
+    assert build["context"] == "." and (REPO_ROOT / build["dockerfile"]) == WORKER_CONTAINERFILE and WORKER_CONTAINERFILE.is_file()
+    # FROM ${BASE} is the gateway service's image, built first (a named context compose resolves).
+    assert build["additional_contexts"] == {build["args"]["BASE"]: "service:gateway"}
+    # The same queue and store as the gateways: jobs queued by any gateway, latents saved where gateways read them.
+    assert worker["environment"]["GANSERVE_REDIS_STORE_URL"] == gateway["environment"]["GANSERVE_REDIS_STORE_URL"]
+    assert worker["environment"]["GANSERVE_REDIS_STORE_URL"] == "redis://redis-store:6379/0"
+    # The gateway's models, read-only (a job for weights the worker lacks fails as "model changed").
+    models = [m for m in gateway["volumes"] if m.split(":")[1] == "/app/models"]
+    assert models == ["./models:/app/models:ro"] and worker["volumes"] == models
+    assert worker["depends_on"] == {"redis-store": {"condition": "service_started"}}
+    assert worker["restart"] == "unless-stopped"
+    assert seconds(worker["stop_grace_period"]) > 10  # above Docker's default, so a job in flight is left cleanly
+    assert "ports" not in worker and "healthcheck" not in worker  # it serves nothing; its image has no HEALTHCHECK
+
+
+def test_every_ganserve_variable_is_a_setting(services):
+    fields = {f"GANSERVE_{name.upper()}" for name in Settings.model_fields}
+    for name, service in services.items():
+        ours = {variable for variable in service.get("environment", {}) if variable.startswith("GANSERVE_")}
+        assert ours - fields == set(), name
+
+
+def test_worker_containerfile_adds_torch_to_the_gateway_image():
+    containerfile = WORKER_CONTAINERFILE.read_text()
+    assert containerfile.startswith("#") and "ARG BASE=ganserve/gateway:latest\n" in containerfile and "\nFROM ${BASE}\n" in containerfile
+    installs = " ".join(line for line in containerfile.replace("\\\n", " ").splitlines() if "pip install" in line)
+    # Exactly pyproject.toml's `worker` extra; torch from PyTorch's CPU index by default.
+    extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["worker"]
+    assert any(requirement.startswith("torch==") for requirement in extra)
+    for requirement in extra:
+        assert requirement in installs, requirement
+    torch = next(r for r in extra if r.startswith("torch=="))
+    assert f"--index-url ${{TORCH_INDEX}} {torch}" in installs
+    assert "\nARG TORCH_INDEX=https://download.pytorch.org/whl/cpu\n" in containerfile
+    # Back to the gateway image's non-root user after installing as root.
+    users = re.findall(r"^USER (\S+)$", containerfile, flags=re.MULTILINE)
+    assert users == ["root", "ganserve"] and containerfile.index("USER ganserve") > containerfile.rindex("pip install")
+    assert "\nHEALTHCHECK NONE\n" in containerfile  # the gateway's /readyz check cannot pass: no HTTP here
+    assert containerfile.rstrip().endswith('CMD ["ganserve", "worker"]')
 
 
 def _option(command: list[str], flag: str) -> str:

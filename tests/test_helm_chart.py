@@ -4,8 +4,10 @@ it renders is one the Kubernetes API server of the newest version kubernetes-val
 accept (strict: an unknown field is an error), and the objects keep the deployment's promises:
 bounded, non-root containers; probes on every server; Services that reach pods; gRPC on both
 gateway Services; a GPU only in the gpu profile; a durable Redis store and an evicting cache;
-Triton and Redis reachable from gateway pods only; the keys Secret mounted where GANSERVE_KEYS_FILE
-points; and no GANSERVE_* variable that Settings does not read. Its values.schema.json refuses a
+Triton and Redis reachable from gateway pods only (the store also from the projection workers,
+which accept nothing); projection workers on the gateways' store and models, and no projection
+subprocesses in the gateways; the keys Secret mounted where GANSERVE_KEYS_FILE points; and no
+GANSERVE_* variable that Settings does not read. Its values.schema.json refuses a
 misspelt or impossible value instead of letting the templates ignore it.
 
 All offline, with no helm binary and no cluster: helm-python-sdk runs Helm's own Go SDK."""
@@ -39,6 +41,7 @@ EXTERNAL = {
     "modelRepository": {"persistentVolumeClaim": {"enabled": True}},
     "gateway": {"models": {"fromRepositoryVolume": True}, "autoscaling": {"enabled": True}, "env": {"GANSERVE_MAX_IMAGES": 8}},
     "triton": {"autoscaling": {"enabled": True}},
+    "worker": {"replicas": 3, "jobs": 2, "env": {"GANSERVE_PROJECTION_STALE_S": 120}},
     "apiKeys": {"keysJson": KEYS_JSON},
     "networkPolicy": {"metricsFrom": [METRICS_PEER]},
     "monitoring": {"serviceMonitor": {"enabled": True}},
@@ -50,7 +53,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "external": EXTERNAL,
 }
 WORKLOADS = ("Deployment", "StatefulSet")
-GATEWAY, TRITON = "gateway", "triton"
+GATEWAY, TRITON, WORKER = "gateway", "triton", "worker"
 REDIS = ("redis-cache", "redis-store")
 TRITON_METRICS_PORT = 8002
 
@@ -127,8 +130,15 @@ def test_helm_lints_the_chart_without_warnings(profile: str) -> None:
 
 @pytest.mark.parametrize(
     "values",
-    [{"gateway": {"replica": 3}}, {"modelRepository": {"target": "trt"}}, {"redis": {"store": {"externalUrl": "store:6379"}}}],
-    ids=["misspelt", "unknown-target", "url-without-scheme"],
+    [
+        {"gateway": {"replica": 3}},
+        {"modelRepository": {"target": "trt"}},
+        {"redis": {"store": {"externalUrl": "store:6379"}}},
+        {"worker": {"device": "gpu"}},
+        {"worker": {"jobs": 0}},
+        {"worker": {"replica": 2}},
+    ],
+    ids=["misspelt", "unknown-target", "url-without-scheme", "unknown-worker-device", "no-worker-jobs", "misspelt-worker-value"],
 )
 def test_values_schema_refuses_values_the_templates_would_ignore(chart: helm.Chart, values: dict[str, Any]) -> None:
     with pytest.raises(helm.HelmValuesError):
@@ -169,9 +179,10 @@ def test_every_container_is_bounded_and_unprivileged(objects: list[Obj]) -> None
 
 
 def test_every_server_has_readiness_and_liveness_probes(objects: list[Obj]) -> None:
-    for obj in workloads(objects):
-        for c in containers(obj, init=False):
-            assert "readinessProbe" in c and "livenessProbe" in c, f"{obj['metadata']['name']}/{c['name']}"
+    servers = [(obj, c) for obj in workloads(objects) for c in containers(obj, init=False) if c.get("ports")]
+    assert {component(obj) for obj, _ in servers} >= {GATEWAY}
+    for obj, c in servers:
+        assert "readinessProbe" in c and "livenessProbe" in c, f"{obj['metadata']['name']}/{c['name']}"
 
 
 def test_the_gateway_probes_http_and_grpc_health(objects: list[Obj]) -> None:
@@ -295,25 +306,36 @@ def test_autoscalers_scale_replica_less_deployments(rendered: dict[str, list[Obj
     assert not of_kind(rendered["default"], "HorizontalPodAutoscaler")
 
 
+def pod_labels(objects: list[Obj], name: str) -> dict[str, str]:
+    return workload(objects, name)["spec"]["template"]["metadata"]["labels"]
+
+
 def test_triton_and_redis_accept_only_gateway_pods(objects: list[Obj]) -> None:
+    """And the store also the projection workers (their queue and their saves); the workers accept nothing."""
     policies = {component(p): p["spec"] for p in of_kind(objects, "NetworkPolicy")}
-    gateway_labels = workload(objects, GATEWAY)["spec"]["template"]["metadata"]["labels"]
-    guarded = [component(obj) for obj in workloads(objects) if component(obj) != GATEWAY]
-    assert guarded and set(guarded) <= set(policies)
+    names = {component(obj) for obj in workloads(objects)}
+    guarded = names - {GATEWAY}
+    assert guarded and guarded <= set(policies)
     for name in guarded:
         policy = policies[name]
         assert policy["policyTypes"] == ["Ingress"]
-        assert selects(policy["podSelector"]["matchLabels"], workload(objects, name)["spec"]["template"]["metadata"]["labels"])
+        assert selects(policy["podSelector"]["matchLabels"], pod_labels(objects, name))
+        # Which of the chart's pods each server admits: the gateways, and to the store the workers too.
+        allowed = {GATEWAY, WORKER} & names if name == "redis-store" else {GATEWAY}
         for rule in policy["ingress"]:
             ports = {p["port"] for p in rule["ports"]}
             if ports == {TRITON_METRICS_PORT} and name == TRITON:
                 assert rule["from"] == [METRICS_PEER]  # only what networkPolicy.metricsFrom names
                 continue
-            (peer,) = rule["from"]
-            assert set(peer) == {"podSelector"} and selects(peer["podSelector"]["matchLabels"], gateway_labels)
+            assert all(set(peer) == {"podSelector"} for peer in rule["from"])
+            selectors = [peer["podSelector"]["matchLabels"] for peer in rule["from"]]
+            admitted = {other for other in names if any(selects(s, pod_labels(objects, other)) for s in selectors)}
+            assert admitted == allowed, name
+            assert len(rule["from"]) == len(allowed)  # and no peer that selects nothing of the chart's (or anything else)
             served = {p["containerPort"] for p in container(objects, name)["ports"]}
             assert ports <= served
     assert {p["port"] for p in policies[GATEWAY]["ingress"][0]["ports"]} == {8000, 50051}
+    assert policies[WORKER]["ingress"] == []  # selected, and no rule: nothing may connect to a worker
 
 
 def test_the_keys_secret_is_mounted_where_ganserve_keys_file_points(objects: list[Obj]) -> None:
@@ -338,6 +360,8 @@ def test_every_ganserve_variable_is_a_setting(objects: list[Obj]) -> None:
     names = {e["name"] for obj in workloads(objects) for c in containers(obj) for e in c.get("env", [])}
     ours = {n for n in names if n.startswith("GANSERVE_")}
     assert {"GANSERVE_ENGINE", "GANSERVE_AUTH", "GANSERVE_METRICS_PORT"} <= ours
+    projection = {"GANSERVE_PROJECTION_LOCAL_WORKERS", "GANSERVE_PROJECTION_WORKER_JOBS", "GANSERVE_PROJECTION_DEVICE"}
+    assert projection <= ours  # the gateway's and the worker's are checked too
     assert ours - fields == set()
     gateway = env(container(objects, GATEWAY))
     assert gateway["GANSERVE_ENGINE"] == "triton" and gateway["GANSERVE_AUTH"] == "keys" and gateway["GANSERVE_HOST"] == "0.0.0.0"
@@ -351,3 +375,80 @@ def test_every_object_carries_the_helm_labels(objects: list[Obj]) -> None:
         assert labels["app.kubernetes.io/managed-by"] == "Helm" and labels["app.kubernetes.io/instance"] == "ganserve"
         assert {"app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/version"} <= set(labels)
         assert obj["metadata"]["name"].startswith("ganserve-") and len(obj["metadata"]["name"]) <= 63
+
+
+def settings_from(c: Obj, leave_out: tuple[str, ...] = ()) -> Settings:
+    """The Settings a container's GANSERVE_* environment makes (values parsed as the process would)."""
+    given = {name.removeprefix("GANSERVE_").lower(): value for name, value in env(c).items() if name.startswith("GANSERVE_")}
+    return Settings(**{name: value for name, value in given.items() if name not in leave_out})
+
+
+def test_workers_run_the_gateways_jobs_on_their_store_and_models(objects: list[Obj]) -> None:
+    deployment = workload(objects, WORKER)
+    assert deployment["kind"] == "Deployment"
+    worker, gateway = container(objects, WORKER), container(objects, GATEWAY)
+    # The gateways start no projection subprocesses (their image has no torch): the workers run every job.
+    assert env(gateway)["GANSERVE_PROJECTION_LOCAL_WORKERS"] == "0"
+    assert settings_from(gateway, leave_out=("keys_file",)).projection_local_workers == 0  # the file is in a Secret
+    # The queue and the saved latents: the gateways' store, in-chart or external.
+    settings = settings_from(worker)
+    assert env(worker)["GANSERVE_REDIS_STORE_URL"] == env(gateway)["GANSERVE_REDIS_STORE_URL"] == settings.redis_store_url
+    assert str(settings.models_dir) == env(gateway)["GANSERVE_MODELS_DIR"] == "/app/models"
+    assert settings.projection_device in ("cpu", "cuda") and settings.projection_worker_jobs >= 1
+    # torch's threads bounded by the pod's CPU limit, not every core of the node.
+    assert 1 <= settings.threads <= float(worker["resources"]["limits"]["cpu"])
+    # `ganserve worker` is the container's main process: its exit is the container's, restarted by the kubelet.
+    assert worker["args"] == ["ganserve", "worker"] and "command" not in worker
+    assert not worker.get("ports") and not {"readinessProbe", "livenessProbe", "startupProbe"} & set(worker)
+    assert not [s for s in of_kind(objects, "Service") if selects(s["spec"]["selector"], pod_labels(objects, WORKER))]
+    # The gateway's user and a read-only root, with only /tmp and ~/.cache writable.
+    user = pod_spec(deployment)["securityContext"]["runAsUser"]
+    assert user == pod_spec(workload(objects, GATEWAY))["securityContext"]["runAsUser"] == 10001
+    writable = {m["mountPath"] for m in worker["volumeMounts"] if not m.get("readOnly")}
+    assert writable == {"/tmp", "/home/ganserve/.cache"}
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert all("emptyDir" in volumes[m["name"]] for m in worker["volumeMounts"] if m["mountPath"] in writable)
+    # The same models as the gateways: the same volume and folder, or the image built on the gateway's, at its tag.
+    assert [m for m in worker["volumeMounts"] if m["mountPath"] == "/app/models"] == [
+        m for m in gateway["volumeMounts"] if m["mountPath"] == "/app/models"
+    ]
+    assert worker["image"].rsplit(":", 1)[1] == gateway["image"].rsplit(":", 1)[1]
+    # A stopping worker leaves its job at its next step; a job left behind runs again once stale.
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] >= 10
+
+
+def test_the_worker_values_reach_the_workers(rendered: dict[str, list[Obj]]) -> None:
+    external = rendered["external"]
+    assert workload(external, WORKER)["spec"]["replicas"] == 3
+    assert settings_from(container(external, WORKER)).projection_worker_jobs == 2
+    assert settings_from(container(external, WORKER)).projection_stale_s == 120  # worker.env
+    assert workload(rendered["default"], WORKER)["spec"]["replicas"] == 1
+
+
+def test_gpu_workers_only_in_the_gpu_profile(rendered: dict[str, list[Obj]]) -> None:
+    gpu = rendered["gpu"]
+    worker = container(gpu, WORKER)
+    assert env(worker)["GANSERVE_PROJECTION_DEVICE"] == "cuda"
+    assert worker["resources"]["limits"]["nvidia.com/gpu"] == worker["resources"]["requests"]["nvidia.com/gpu"] == 1
+    spec = pod_spec(workload(gpu, WORKER))
+    assert spec["nodeSelector"] == pod_spec(workload(gpu, TRITON))["nodeSelector"] and spec["tolerations"]
+    assert worker["image"].split(":")[0] != container(rendered["default"], WORKER)["image"].split(":")[0]  # CUDA torch, not the CPU wheel
+    for profile in ("default", "cpu", "external"):
+        worker = container(rendered[profile], WORKER)
+        assert env(worker)["GANSERVE_PROJECTION_DEVICE"] == "cpu" and "nvidia.com/gpu" not in json.dumps(worker["resources"])
+
+
+def test_cuda_workers_without_a_gpu_are_refused(chart: helm.Chart) -> None:
+    with pytest.raises(helm.HelmError, match="worker.device=cuda needs worker.gpu"):
+        chart.render({"worker": {"device": "cuda"}}, name="ganserve", namespace=NAMESPACE)
+
+
+def test_without_workers_nothing_of_theirs_renders(chart: helm.Chart) -> None:
+    manifests = chart.render({"worker": {"enabled": False}}, name="ganserve", namespace=NAMESPACE, is_install=True)
+    objects = [obj for path, text in sorted(manifests.items()) if path.endswith(".yaml") for obj in yaml.safe_load_all(text) if obj]
+    assert objects and not [obj for obj in objects if component(obj) == WORKER]
+    (store_policy,) = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "redis-store"]
+    (rule,) = store_policy["spec"]["ingress"]
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]] == [GATEWAY]
+    # Still none in the gateways: their image has no torch; workers run elsewhere, on the same store.
+    assert env(container(objects, GATEWAY))["GANSERVE_PROJECTION_LOCAL_WORKERS"] == "0"

@@ -115,6 +115,44 @@ def training(
     typer.echo(f"wrote {run_training_benchmark(out, data, steps, parsed, threads)}")
 
 
+def _numbers(value: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated whole numbers, got {value!r}", param_hint=option) from None
+
+
+@app.command()
+def projection(
+    data: Annotated[Path | None, typer.Option(help="the emoji dataset, for the real targets; skipped without it")] = Path(
+        "var/data/emoji.npz"
+    ),
+    seeds: Annotated[int, typer.Option(help="held-out seeds, each generated at every psi")] = 6,
+    steps: Annotated[str, typer.Option(help="step counts for the generated targets, comma-separated")] = "25,50,100,200,400",
+    real: Annotated[int, typer.Option(help="real emoji targets (0: none)")] = 8,
+    real_steps: Annotated[str, typer.Option(help="step counts for the real targets")] = "25,50,100,200",
+    comparison_steps: Annotated[int, typer.Option(help="steps of the loss comparison (w+)")] = 100,
+    timing_steps: Annotated[int, typer.Option(help="steps of the one-target timing runs")] = 50,
+    threads: Annotated[int, typer.Option(help="torch threads; 0: torch's default")] = 1,
+    out: Out = RESULTS,
+) -> None:
+    """Projection on emoji32 with its D: PSNR and W distance against steps, real emoji, the loss comparison, time per step."""
+    from ganserve_bench.projection import run_projection_benchmark
+
+    path = run_projection_benchmark(
+        out,
+        data,
+        seeds=seeds,
+        steps=_numbers(steps, "--steps"),
+        real=real,
+        real_steps=_numbers(real_steps, "--real-steps"),
+        comparison_steps=comparison_steps,
+        timing_steps=timing_steps,
+        threads=threads,
+    )
+    typer.echo(f"wrote {path}")
+
+
 @app.command()
 def playground(
     model: Annotated[str, typer.Option(help="model name")] = "emoji32",
@@ -128,6 +166,39 @@ def playground(
     typer.echo(f"wrote {run_playground_benchmark(model, out, loads, drags)}")
 
 
+@app.command()
+def encode(
+    sizes: Annotated[str, typer.Option(help="comma-separated image sides")] = "256,512,1024",
+    repeats: Annotated[int, typer.Option(help="timed runs per case and size (the median is reported)")] = 7,
+    model: Annotated[str, typer.Option(help="the model whose images are upscaled; '' for none")] = "emoji32",
+    data: Annotated[Path | None, typer.Option(help="the emoji dataset, upscaled too; skipped where missing")] = Path("var/data/emoji.npz"),
+    pool: Annotated[bool, typer.Option(help="also time the server's encode pool (GANSERVE_ENCODE_THREADS)")] = True,
+    out: Out = RESULTS,
+) -> None:
+    """PNG levels 0-9, JPEG q90 (Pillow, simplejpeg), WebP methods 0-6 and lossless at 256², 512², 1024²: ms and bytes per image."""
+    from ganserve_bench.encode import run_encode_benchmark
+
+    try:
+        parsed = [int(s) for s in sizes.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated whole numbers, got {sizes!r}", param_hint="--sizes") from None
+    typer.echo(f"wrote {run_encode_benchmark(out, parsed, repeats, model or None, data, pool)}")
+
+
+@app.command()
+def openvino(
+    networks: Annotated[str, typer.Option(help="comma-separated: official64 (built here), committed models")] = "official64,demo64",
+    batches: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "1,8",
+    seconds: Annotated[float, typer.Option(help="timed seconds per engine and batch size, over all rounds")] = 6.0,
+    rounds: Annotated[int, typer.Option(min=1, help="interleaved rounds (the median is reported)")] = 3,
+    quality_seeds: Annotated[int, typer.Option(min=1, help="seeds for fast-vs-exact quality")] = 64,
+    out: Out = RESULTS,
+) -> None:
+    """ONNX Runtime vs OpenVINO exact (f32) vs fast (bf16 where the CPU has it): img/s at batch 1 and 8, and fast-vs-exact quality."""
+    from ganserve_bench.openvino import run_openvino_benchmark
+
+    chosen = tuple(n for n in networks.split(",") if n)
+    typer.echo(f"wrote {run_openvino_benchmark(out, chosen, tuple(_levels(batches)), seconds, rounds, quality_seeds)}")
 
 
 @app.command()

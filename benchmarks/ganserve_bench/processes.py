@@ -67,6 +67,7 @@ class GatewayProcess:
             **os.environ,
             "PYTHONUNBUFFERED": "1",  # the log gives the ready time
             "GANSERVE_LATENTS_PATH": str(self.workdir / "latents.sqlite3"),  # not the checkout's var/
+            "GANSERVE_JOBS_PATH": str(self.workdir / "jobs.sqlite3"),
             # A benchmark is one client at full speed: no per-client rate limits unless it sets them.
             "GANSERVE_RATE_LIMIT_REQUESTS_PER_S": "0",
             "GANSERVE_RATE_LIMIT_IMAGES_PER_S": "0",

@@ -50,6 +50,7 @@ def summary(result: dict) -> str:
         lines.append(_row("engine via micro-batcher", r, r["concurrency"], r["requests"]))
     for b in result["engine"]["batches"]:
         lines.append(_row(f"engine batch {b['batch_size']}", b, "-", b["iterations"] * b["batch_size"]))
+    lines += encode_budget(result)
     base = result["baseline_torch_eager"]
     if base["status"] == "ok":
         lines.append(_row("torch eager batch 1", base, "-", base["images"]))
@@ -67,6 +68,22 @@ def summary(result: dict) -> str:
         *contention(m),
     ]
     return "\n".join(lines)
+
+
+def encode_budget(result: dict) -> list[str]:
+    """The PNG encode's ms per image next to each engine batch's (files from before it have none)."""
+    budget = result.get("encode_budget")
+    if budget is None:
+        return []
+    pool = budget.get("pool")
+    in_pool = f", {number(pool['ms_per_image'])} in the pool of {pool['threads']} threads" if pool else ""
+    lines = [
+        f"encode budget, {budget['format']} level {budget['png_compress_level']} at {budget['size']}²: "
+        f"{number(budget['ms_per_image'])} ms/image with one thread{in_pool}"
+    ]
+    for batch, ms in budget["engine_ms_per_image"].items():
+        lines.append(f"  engine batch {batch}: {number(ms)} ms/image; encode / engine {budget['encode_over_engine'][batch]}")
+    return lines
 
 
 def title(command: str, result: dict) -> str:

@@ -14,6 +14,8 @@ something even on a noisy shared machine. Results go to a JSON file that also de
    through the same pipeline and micro-batchers that the server uses, without HTTP or encoding.
 4. The baseline a user would run instead (engine.py): the same weights in eager PyTorch, one image
    at a time.
+5. The encode budget (encode.py): the default format's (PNG's) encode ms per image at the model's
+   resolution, next to the engine's ms per image: on a GPU the encoder is the bottleneck.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from ganserve.artifacts import find_artifact
 from ganserve.settings import Settings
+from ganserve_bench.encode import model_encode_budget
 from ganserve_bench.engine import bench_engine, bench_torch_baseline, generator_macs
 from ganserve_bench.machine import finish_machine, measure_machine
 from ganserve_bench.report import header, ratios, summary, write_results
@@ -85,6 +88,8 @@ def run_benchmark(
     cpu, machine = measure_machine(log)
     server = bench_server(model, requests, concurrency, hot_concurrency, log, http_seconds=http_seconds, use_wrk=use_wrk)
     engine = bench_engine(artifact, settings, requests, concurrency, list(engine_batch_sizes), engine_seconds, log)
+    engine_ms = {str(b["batch_size"]): round(1000 / b["images_per_s"], 3) for b in engine["batches"]}
+    encode_budget = model_encode_budget(model, settings, engine_ms)  # what the encoder leaves the engine
     torch_baseline = (
         bench_torch_baseline(artifact, settings, baseline_seconds, log) if baseline else {"status": "skipped", "reason": "disabled"}
     )
@@ -117,11 +122,13 @@ def run_benchmark(
         },
         "server": server,
         "engine": engine,
+        "encode_budget": encode_budget,
         "baseline_torch_eager": torch_baseline,
         "ratios": ratios(machine, server, engine, torch_baseline),
         "notes": [
             "The HTTP client runs on the same machine as the server and competes with it for CPU (see client_cpu_cores).",
-            "Engine and baseline timings exclude PNG encoding; HTTP timings include it.",
+            "Engine and baseline timings exclude PNG encoding; HTTP timings include it. encode_budget: the PNG encode of the model's"
+            " images at the current settings, ms per image with one thread and the encode pool, against the engine's ms per image.",
             *([] if server["http"]["load_generator"] == HTTPX else [WRK_NOTE]),
         ],
     }

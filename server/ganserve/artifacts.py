@@ -3,6 +3,10 @@
 A model lives in `<models_dir>/<name>/` as `generator.json` (this module's `ModelConfig`) and
 `generator.safetensors` (NVlabs state-dict names). Compiled graphs live in the Triton-style model
 repository (see `ganserve.compile`). This module is numpy-only: the serving path imports it.
+
+A model may also keep its discriminator, `discriminator.json` (`DiscriminatorConfig`) and
+`discriminator.safetensors`: used only as a feature extractor by image projection
+(`ganserve.projection`). It is not part of the digest, and the gateway never loads it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from safetensors.numpy import load_file
 
 CONFIG_FILE = "generator.json"
 WEIGHTS_FILE = "generator.safetensors"
+DISCRIMINATOR_CONFIG_FILE = "discriminator.json"
+DISCRIMINATOR_WEIGHTS_FILE = "discriminator.safetensors"
 
 # Paper convention for named style-mixing groups: ws index i drives resolution 4 * 2**(i // 2).
 LAYER_GROUP_RESOLUTIONS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
@@ -162,6 +168,38 @@ class ModelConfig(BaseModel):
         return shapes
 
 
+class DiscriminatorConfig(BaseModel):
+    """`ganserve.training.discriminator.Discriminator`'s constructor arguments and where the weights came
+    from. Kept beside a generator only for projection's features; its weights need not be from the
+    same training step as the generator's (a run's latest D for an earlier G_ema snapshot)."""
+
+    format: str = "ganserve-discriminator/1"
+    architecture: Literal["resnet"] = "resnet"  # StyleGAN2 resnet D, minibatch stddev, projection conditioning
+    resolution: int
+    img_channels: int = 3
+    c_dim: int = 0
+    channel_base: int
+    channel_max: int
+    cmap_dim: int | None = None  # None: the channels at 4x4, as the class's default
+    source: Source  # e.g. kind "trained", details {"checkpoint", "kimg"}
+
+    @field_validator("resolution")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value < 4 or value & (value - 1):
+            raise ValueError("resolution must be a power of two >= 4")
+        return value
+
+    def check_matches(self, generator: ModelConfig) -> None:
+        """ValueError unless it sees the generator's images and classes."""
+        mine = (self.resolution, self.img_channels, self.c_dim)
+        theirs = (generator.resolution, generator.img_channels, generator.c_dim)
+        if mine != theirs:
+            raise ValueError(
+                f"the discriminator of {generator.name} takes (resolution, img_channels, c_dim) {mine}, the generator makes {theirs}"
+            )
+
+
 class Artifact:
     """A model directory: config, weights and the digest that versions everything derived from it."""
 
@@ -188,6 +226,22 @@ class Artifact:
     def load_w_avg(self) -> np.ndarray:
         return self.load_weights()["mapping.w_avg"].astype(np.float32)
 
+    @property
+    def discriminator_weights_path(self) -> Path:
+        return self.directory / DISCRIMINATOR_WEIGHTS_FILE
+
+    @cached_property
+    def discriminator(self) -> DiscriminatorConfig | None:
+        """The kept discriminator's config (validated against the generator's), None when there is none."""
+        path = self.directory / DISCRIMINATOR_CONFIG_FILE
+        if not path.exists():
+            return None
+        config = DiscriminatorConfig.model_validate_json(path.read_text())
+        config.check_matches(self.config)
+        if not self.discriminator_weights_path.exists():
+            raise ValueError(f"{path} has no {DISCRIMINATOR_WEIGHTS_FILE} beside it")
+        return config
+
 
 def save_artifact(directory: Path, config: ModelConfig, state: dict[str, np.ndarray]) -> Artifact:
     from safetensors.numpy import save_file
@@ -197,6 +251,21 @@ def save_artifact(directory: Path, config: ModelConfig, state: dict[str, np.ndar
     save_file({k: np.array(v, dtype=np.float32, order="C") for k, v in state.items()}, directory / WEIGHTS_FILE)
     (directory / CONFIG_FILE).write_text(json.dumps(config.model_dump(), indent=2) + "\n")
     return Artifact(directory)
+
+
+def save_discriminator(directory: Path, config: DiscriminatorConfig, state: dict[str, np.ndarray]) -> None:
+    """Writes the discriminator beside a model's generator (weights first, then the config that names them)."""
+    from safetensors.numpy import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.array(v, dtype=np.float32, order="C") for k, v in state.items()}, directory / DISCRIMINATOR_WEIGHTS_FILE)
+    (directory / DISCRIMINATOR_CONFIG_FILE).write_text(json.dumps(config.model_dump(), indent=2) + "\n")
+
+
+def remove_discriminator(directory: Path) -> None:
+    """Drops a kept discriminator (config first, so that no config is left naming missing weights)."""
+    for name in (DISCRIMINATOR_CONFIG_FILE, DISCRIMINATOR_WEIGHTS_FILE):
+        (Path(directory) / name).unlink(missing_ok=True)
 
 
 def discover(models_dir: Path) -> list[Artifact]:

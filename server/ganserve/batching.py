@@ -10,9 +10,11 @@ bounded in images: past it, submit() raises Overloaded at once instead of queuei
 Each request may have a Budget (set by the transport, read here through a context variable): a
 deadline, and whether it is interactive. Interactive work (single images, slider edits) goes ahead
 of bulk work (batches, animations). A request that the queue ahead of it would keep past its
-deadline (its images ahead x the measured seconds per image) is refused at once (WontMeetDeadline,
-503 with the Retry-After the queue implies) instead of waiting; one whose deadline passes in the
-queue is dropped before the engine runs it (DeadlinePassed).
+deadline (its images ahead x the measured seconds per image, plus the measured error of such
+predictions) is refused at once (WontMeetDeadline, 503 with the Retry-After the queue implies)
+instead of waiting. One whose own work outlasts its
+deadline with nothing ahead, or whose deadline passes in the queue, is dropped before the engine
+runs it (DeadlinePassed: retrying with the same deadline would not help).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SECONDS_PER_IMAGE_WEIGHT = 0.2  # of each new batch in the running mean: it follows a change within ~10 batches
+WAIT_ERROR_WEIGHT = 0.1  # of each request's (actual - predicted) wait in the running mean of the error
 
 
 class Overloaded(RuntimeError):
@@ -98,18 +101,25 @@ class MicroBatcher:
         self.queued_interactive = 0  # of queued_images
         self.running_images = 0
         self.seconds_per_image: float | None = None  # measured: a running mean over batches, per image
+        # Measured too: how much longer requests waited than predicted (the batch already running was
+        # partly done or not, batches were not full, threads competed); added to every prediction.
+        self.wait_error_s = 0.0
         self.worker: asyncio.Task | None = None
         self.batch_sizes: deque[int] = deque(maxlen=1000)  # recent batch sizes, for the benchmark
         self.batches_run = self.images_run = 0  # totals, for metrics
         self.refused = self.expired = 0  # requests refused for their deadline, dropped past it
 
-    def predicted_s(self, size: int, interactive: bool) -> float:
-        """Seconds until `size` more images would be done: the images ahead of them (interactive work
-        jumps the bulk queue) plus their own, at the measured time per image; 0 before any measure."""
+    def _queue_s(self, size: int, interactive: bool) -> float:
+        """The images ahead of `size` more (interactive work jumps the bulk queue) plus their own, at
+        the measured time per image; 0 before any measure."""
         if self.seconds_per_image is None:
             return 0.0
         ahead = self.queued_interactive if interactive else self.queued_images
         return (ahead + self.running_images + size) * self.seconds_per_image / self.in_flight
+
+    def predicted_s(self, size: int, interactive: bool) -> float:
+        """Seconds until `size` more images would be done: the queue's time, plus the measured error."""
+        return self._queue_s(size, interactive) + max(0.0, self.wait_error_s)
 
     async def submit(self, *arrays: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """Arrays of N rows (the first one an array; later ones may be lists of arrays) -> N result rows."""
@@ -118,9 +128,15 @@ class MicroBatcher:
             waiting = self.queued_images + self.running_images
             raise Overloaded(f"{self.name or 'engine'} queue is full ({waiting} images waiting)")
         budget = current_budget.get()
-        predicted, remaining = self.predicted_s(size, budget.interactive), budget.remaining_s()
+        queue_s, remaining = self._queue_s(size, budget.interactive), budget.remaining_s()
+        predicted = queue_s + max(0.0, self.wait_error_s)
         if remaining <= 0:  # a long request (a walk, frame by frame) that ran out of time: not an overload
             raise DeadlinePassed(f"{self.name or 'engine'}: the deadline passed")
+        if predicted > remaining and self.queued_images + self.running_images == 0:
+            # Nothing ahead: the request's own work outlasts its deadline, so waiting would not help.
+            raise DeadlinePassed(
+                f"{self.name or 'engine'}: {size} images need about {predicted:.1f} s, {remaining:.1f} s left before the deadline"
+            )
         if predicted > remaining:
             self.refused += 1
             retry_after = max(1, math.ceil(predicted - remaining))
@@ -141,7 +157,12 @@ class MicroBatcher:
         for job in jobs:
             self.queues[budget.interactive].put_nowait(job)
         self.has_work.set()
-        return np.concatenate(await asyncio.gather(*(job.future for job in jobs)))
+        submitted = time.monotonic()
+        result = np.concatenate(await asyncio.gather(*(job.future for job in jobs)))
+        if queue_s > 0:  # a prediction was made: learn how far the queue's time was from the wait
+            error = time.monotonic() - submitted - queue_s
+            self.wait_error_s += WAIT_ERROR_WEIGHT * (error - self.wait_error_s)
+        return result
 
     def _next_job(self) -> _Job | None:
         """The oldest interactive job, else the oldest bulk one; jobs past their deadline are dropped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -39,9 +40,22 @@ def serve(
 
 
 @app.command()
+def worker(
+    name: Annotated[str, typer.Option(help="this worker's name in the job queue; default: host and pid")] = "",
+    parent_pid: Annotated[int | None, typer.Option(help="stop when this process is gone (the embedded gateway's own workers)")] = None,
+) -> None:
+    """Run projection jobs from the queue the gateways fill (GANSERVE_REDIS_STORE_URL, else GANSERVE_JOBS_PATH)."""
+    import socket
+
+    from ganserve.worker import run_worker
+
+    run_worker(get_settings(), name or f"{socket.gethostname()}-{os.getpid()}", parent_pid)
+
+
+@app.command()
 def compile(
     model_dir: Annotated[Path, typer.Argument(help="a model directory: generator.json + generator.safetensors")],
-    target: Annotated[list[Target] | None, typer.Option(help="repeat for several; default: all three")] = None,
+    target: Annotated[list[Target] | None, typer.Option(help="repeat for several; default: all of them")] = None,
     repository: Annotated[Path | None, typer.Option(help="default: GANSERVE_MODEL_REPOSITORY")] = None,
     max_batch_size: int = 32,
     max_queue_delay_us: Annotated[int, typer.Option(help="Triton dynamic batching delay")] = 1000,
@@ -191,13 +205,22 @@ def export_run(
     snapshot: Annotated[Path | None, typer.Option(help="default: the latest in RUN_DIR/snapshots")] = None,
     data: Annotated[Path, typer.Option(help="the dataset the run was trained on (for its class names)")] = Path("var/data/emoji.npz"),
     models_dir: Annotated[Path | None, typer.Option(help="default: GANSERVE_MODELS_DIR")] = None,
+    discriminator: Annotated[
+        bool, typer.Option(help="also keep the run's latest D (RUN_DIR/resume.safetensors) for image projection's features")
+    ] = True,
 ) -> None:
     """A training snapshot's G_ema -> a model directory with a model card (then `ganserve compile` it)."""
     from ganserve.training.dataset import load_dataset
     from ganserve.training.export import export_snapshot, latest_snapshot
 
     class_names = list(load_dataset(data).class_names)
-    artifact = export_snapshot(run_dir, snapshot or latest_snapshot(run_dir), models_dir or get_settings().models_dir, class_names)
+    models = models_dir or get_settings().models_dir
+    artifact = export_snapshot(run_dir, snapshot or latest_snapshot(run_dir), models, class_names, discriminator=discriminator)
+    kept = artifact.discriminator
+    if kept is not None:
+        typer.echo(f"kept the discriminator at {kept.source.details['kimg']:g} kimg (for projection only)")
+    elif discriminator:
+        typer.echo(f"no discriminator kept: {run_dir} has no resume checkpoint")
     typer.echo(f"wrote {artifact.directory} ({artifact.digest[:12]}); next: ganserve compile {artifact.directory}")
 
 

@@ -1,7 +1,7 @@
 """`ganserve compile`: a model artifact -> Triton model-repository entries for each target, and the
 model's latent directions (ganserve.directions) beside its weights.
 
-The ONNX graphs are exported first (torch); the python and tensorrt targets are built from them.
+The ONNX graphs are exported first (torch); the python, tensorrt and openvino targets are built from them.
 New weights under a model's name become a new version, and the previous version is kept
 (`keep_versions`), so that Triton serves both while gateways switch (ganserve.repository).
 """
@@ -17,6 +17,15 @@ from ganserve.triton import tensorrt
 from ganserve.triton.config import BatchingOptions, triton_config
 
 PYTHON_MODEL = Path(__file__).parent / "triton" / "python_model.py"
+
+
+def write_openvino_ir(graph: Path, xml: Path) -> list[Path]:
+    """An ONNX graph as OpenVINO IR (model.xml + model.bin) with float32 weights; the graph's
+    metadata, the weights' digest included, is kept in the IR's rt_info."""
+    import openvino as ov
+
+    ov.save_model(ov.Core().read_model(graph), xml, compress_to_fp16=False)
+    return [xml, xml.with_suffix(".bin")]
 
 
 def compiled_digest(graph: Path) -> str:
@@ -62,6 +71,12 @@ def compile_model(artifact: Artifact, root: Path, targets: list[Target], options
                 for v in kept:
                     (directory / str(v)).mkdir(exist_ok=True)
                     written.append(Path(shutil.copyfile(PYTHON_MODEL, directory / str(v) / "model.py")))
+            if target == Target.openvino:
+                for v in kept:  # kept versions from before this target existed get their IR too
+                    xml = directory / str(v) / "model.xml"
+                    if (v == version or not xml.exists()) and graph_path(root, cfg.name, part, v).exists():
+                        (directory / str(v)).mkdir(exist_ok=True)
+                        written.extend(write_openvino_ir(graph_path(root, cfg.name, part, v), xml))
             if target == Target.tensorrt and tensorrt.available():
                 plan = directory / str(version) / "model.plan"
                 shapes = tensorrt.profile_shapes(cfg, part, options)

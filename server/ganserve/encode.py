@@ -19,7 +19,10 @@ GIF_MAX_MS = 65535 * 10  # a GIF frame's delay: 16 bits of centiseconds
 
 def encoder_signature(settings: Settings) -> str:
     """Everything besides the pixels that decides the encoded bytes: part of every ETag."""
-    return f"pillow{PIL.__version__}-png{settings.png_compress_level}-jpg{settings.jpeg_quality}-webp{settings.webp_quality}"
+    return (
+        f"pillow{PIL.__version__}-png{settings.png_compress_level}-jpg{settings.jpeg_quality}"
+        f"-webp{settings.webp_quality}m{settings.webp_method}"
+    )
 
 
 def _pil(image: np.ndarray) -> Image.Image:
@@ -35,7 +38,7 @@ def encode_image(image: np.ndarray, fmt: ImageFormat, settings: Settings) -> byt
     elif fmt == ImageFormat.jpg:
         pil.save(out, "JPEG", quality=settings.jpeg_quality)
     else:
-        pil.save(out, "WEBP", quality=settings.webp_quality, method=4)
+        pil.save(out, "WEBP", quality=settings.webp_quality, method=settings.webp_method)
     return out.getvalue()
 
 

@@ -32,6 +32,7 @@ from ganserve.errors import (
     Unauthenticated,
     field_path,
 )
+from ganserve.jobs import JobsUnavailable, QueueFull, TooManyJobs
 from ganserve.store import StoreUnavailable
 
 log = logging.getLogger("ganserve")
@@ -66,6 +67,9 @@ FAILURES: dict[type[Exception], Failure] = {
     QuotaExceeded: Failure(403, "quota_exceeded", "RESOURCE_EXHAUSTED"),
     RateLimited: Failure(429, "rate_limited", "RESOURCE_EXHAUSTED", retry=True),
     Busy: Failure(503, "busy", "UNAVAILABLE", retry=True),
+    TooManyJobs: Failure(429, "too_many_projections", "RESOURCE_EXHAUSTED", retry=True),
+    QueueFull: Failure(503, "projections_full", "RESOURCE_EXHAUSTED", retry=True),
+    JobsUnavailable: Failure(503, "jobs_unavailable", "UNAVAILABLE", retry=True),
 }
 
 

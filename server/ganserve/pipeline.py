@@ -73,8 +73,8 @@ class ModelPipeline:
             if value is not None:
                 raise InvalidInput(field, f"model {cfg.name} is unconditional: leave out the class")
             return None
-        if value is None:
-            raise InvalidInput(field, f"model {cfg.name} is conditional: give a class index 0-{cfg.c_dim - 1} or name")
+        if value is None:  # needed only where a z is mapped: required there (needs_class)
+            return None
         if isinstance(value, str) and not value.isdigit():
             if value not in cfg.class_names:
                 raise InvalidInput(field, f"unknown class {value!r}; classes: {', '.join(cfg.class_names) or 'indices only'}")
@@ -85,12 +85,21 @@ class ModelPipeline:
         return index
 
     # -- latents -> w / ws -----------------------------------------------------------------------
+    def needs_class(self, class_index: int | None) -> None:
+        """A class conditions the mapping: required to map a z (a seed's) on a conditional model, and
+        only then, so that a saved w or ws (a projection's, say) is used without one."""
+        if self.config.c_dim and class_index is None:
+            cfg = self.config
+            raise InvalidInput("class", f"model {cfg.name} is conditional: give a class index 0-{cfg.c_dim - 1} or name")
+
     async def w_from_z(self, z: np.ndarray, class_index: int | None) -> np.ndarray:
+        self.needs_class(class_index)
         c = latents.one_hot([class_index] * len(z), self.config.c_dim)
         return await self.mapping.submit(z.astype(np.float32), c)
 
     async def w_from_seeds(self, seeds: list[int], class_index: int | None) -> np.ndarray:
         """Mapped w per seed, from the cache where possible; one engine call for all misses."""
+        self.needs_class(class_index)
         keys = [cache_key(self.config.name, self.digest, "w", seed, class_index) for seed in seeds]
         cached = [_decode_w(value, self.config.w_dim) for value in await self.w_cache.get_many(keys)]
         missing = [i for i, w in enumerate(cached) if w is None]

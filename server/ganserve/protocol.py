@@ -180,6 +180,10 @@ class ModelInfo(BaseModel):
     source: dict[str, Any]
     default: bool = Field(False, description="the model for a client with no preference (GANSERVE_DEFAULT_MODEL)")
     training_log: bool = Field(False, description="GET /v1/models/{model}/training has the model's training run")
+    precision: str | None = Field(
+        None, description='the arithmetic the engine makes this model\'s images in ("f32", "bf16"); null where not known here (Triton)'
+    )
+    precision_reason: str | None = Field(None, description="why: the setting that chose the precision, and what the hardware allowed")
 
 
 class Generation(BaseModel):
@@ -318,3 +322,50 @@ class SavedLatentEntry(BaseModel):
     expires: float | None
     owner: str = Field("", description="the id of the API key that saved it; empty: saved without a key")
     values: list[float] | list[list[float]] | None = None
+
+
+# -- projection: an uploaded image -> the latent that reproduces it (a job, see ganserve.jobs) ----
+PROJECTION_STEPS_CAP = 100_000  # parsing bound; GANSERVE_PROJECTION_MAX_STEPS is the served limit
+
+
+class ProjectionState(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"  # the result is a saved latent: latent_id
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class ProjectionOptions(BaseModel):
+    """How to project (HTTP: query parameters beside the uploaded image)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    steps: int = Field(200, ge=1, le=PROJECTION_STEPS_CAP, description="optimisation steps, at most GANSERVE_PROJECTION_MAX_STEPS")
+    space: Literal["w", "w+"] = Field("w", description="w: one w for every layer (saved as w); w+: one per layer (saved as ws)")
+    seed: Seed = Field(0, description="the projection's own randomness: the same image, options and seed give the same latent")
+    class_: int | str | None = Field(None, alias="class", description="conditional models: start from this class's average w")
+    preview_every: int = Field(25, ge=0, le=PROJECTION_STEPS_CAP, description="a reconstruction in the progress every N steps; 0: none")
+    name: str = Field("", max_length=200, description="the saved latent's name")
+
+
+class Projection(BaseModel):
+    """A projection job: where it is, and once it succeeded, the saved latent it made."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    model: str
+    state: ProjectionState
+    step: int = Field(description="steps done")
+    steps: int
+    loss: float | None = Field(None, description="the objective at the last step")
+    psnr: float | None = Field(None, description="dB, of the current reconstruction against the uploaded image")
+    elapsed_s: float = Field(description="seconds since a worker started it")
+    attempts: int = Field(0, description="runs started: more than one when a worker stopped mid-run and another took over")
+    created: float = Field(description="unix time, seconds")
+    options: ProjectionOptions
+    error: str | None = None
+    latent_id: str | None = Field(None, description="the saved latent it made (state succeeded): use it in every other route")
+    image_url: str | None = Field(None, description="the reconstruction: the saved latent's stable image URL")
+    events_url: str = Field(description="progress as Server-Sent Events")

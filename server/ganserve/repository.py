@@ -5,6 +5,8 @@ model_repository/onnx/<model>_<part>/{config.pbtxt, N/model.onnx}      onnxrunti
 model_repository/python/<model>_<part>/{config.pbtxt, N/model.py}      Python backend running the
                                                                        onnx target's graph
 model_repository/tensorrt/<model>_<part>/{config.pbtxt, N/model.plan}  built where it runs
+model_repository/openvino/<model>_<part>/{config.pbtxt, N/model.xml,   OpenVINO IR (f32 weights) for
+                                          N/model.bin}                 Triton's OpenVINO backend
 
 Versions N are Triton's model versions: one per set of weights compiled under the model's name
 (1, 2, ...). Compiling new weights adds a version and keeps the previous one, so that a rollout
@@ -26,6 +28,7 @@ class Target(StrEnum):
     onnx = "onnx"  # Triton's ONNX Runtime backend (CPU, or GPU without TensorRT)
     python = "python"  # Triton's Python backend running ONNX Runtime (the pytriton-shipped tritonserver)
     tensorrt = "tensorrt"  # TensorRT engines, fp16, built on the GPU host
+    openvino = "openvino"  # Triton's OpenVINO backend (CPU): the onnx target's graphs as OpenVINO IR
 
 
 def entry_name(model: str, part: str) -> str:

@@ -16,6 +16,12 @@ class EngineKind(StrEnum):
     onnxruntime = "onnxruntime"  # in-process ONNX Runtime: the embedded default, no torch
     torch = "torch"  # in-process PyTorch: reference and GPU path
     triton = "triton"  # NVIDIA Triton over gRPC: the production path
+    openvino = "openvino"  # in-process OpenVINO on the CPU: exact f32, or bf16 where the CPU has it (no torch)
+
+
+class OpenVinoPrecision(StrEnum):
+    exact = "exact"  # float32: ONNX Runtime's images within the parity tolerance
+    fast = "fast"  # synthesis in bfloat16 on CPUs with native bf16 (AVX512-BF16, AMX); elsewhere exact, and says so
 
 
 class AuthPolicy(StrEnum):
@@ -59,6 +65,7 @@ class Settings(BaseSettings):
     model_repository: Path = REPO_ROOT / "model_repository"
     device: str = "cpu"  # torch engine only: "cpu" or "cuda"
     threads: int = 0  # engine intra-op threads; 0 = all cores
+    openvino_precision: OpenVinoPrecision = OpenVinoPrecision.exact  # openvino engine only (docs/performance.md#openvino)
 
     # Triton engine.
     triton_url: str = "127.0.0.1:8001"  # gRPC host:port
@@ -104,10 +111,26 @@ class Settings(BaseSettings):
     # 1024², or 16 images of 2048². Bounds the memory of the engine's output and of the encoder.
     max_request_pixels: int = Field(64 * 1024 * 1024, ge=1)
 
-    # Encoding.
-    png_compress_level: int = Field(6, ge=0, le=9)
+    # Projection (image -> latent) jobs: queued by the gateway, run by `ganserve worker` (docs/projection.md).
+    # The queue is a Redis stream on the store instance when redis_store_url is set, else this SQLite file.
+    jobs_path: Path = REPO_ROOT / "var" / "jobs.sqlite3"
+    projection_max_steps: int = Field(1000, ge=1)
+    projection_max_upload_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # the uploaded file (HTTP body, gRPC field)
+    projection_max_image_pixels: int = Field(4096 * 4096, ge=1)  # decoded: a larger image is refused unread (a bomb)
+    projection_max_jobs_per_key: int = Field(2, ge=1)  # queued or running, per caller
+    projection_max_queued: int = Field(32, ge=1)  # queued or running in all; beyond, 503 + Retry-After
+    projection_ttl_s: float = Field(3600.0, gt=0)  # a finished job (and its progress) is kept this long
+    projection_stale_s: float = Field(60.0, gt=0)  # a running job whose worker is silent this long runs again elsewhere
+    projection_local_workers: int = Field(1, ge=0)  # worker subprocesses the gateway starts on its first job; 0: separate workers
+    projection_worker_jobs: int = Field(1, ge=1)  # jobs one worker runs at once
+    projection_device: str = "cpu"  # the worker's torch device: "cpu" or "cuda"
+
+    # Encoding. PNG level 4 and WebP method 2 take 0.4-0.5x the time of Pillow's defaults (6, 4) at
+    # 512²-1024² for 5-9% more bytes (make bench-encode, docs/performance.md#encoding).
+    png_compress_level: int = Field(4, ge=0, le=9)
     jpeg_quality: int = Field(90, ge=1, le=100)
     webp_quality: int = Field(90, ge=1, le=100)
+    webp_method: int = Field(2, ge=0, le=6)  # libwebp's effort for still images, 0 fastest
     encode_threads: int = Field(4, ge=1)
 
     # In-process caches.

@@ -1,7 +1,7 @@
 """What the HTTP and gRPC front ends share in one gateway process: the models' pipelines, the
-caches, the saved-latent store, the access gate (keys, rate limits) and the cap on requests in
-flight, the Triton client and the encoder threads. Built once, in the
-FastAPI lifespan, which also starts and stops the gRPC server."""
+caches, the saved-latent store, the projection job queue and its local workers, the access gate
+(keys, rate limits) and the cap on requests in flight, the Triton client and the encoder threads.
+Built once, in the FastAPI lifespan, which also starts and stops the gRPC server."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from ganserve.artifacts import Artifact, discover
 from ganserve.cache import make_caches
 from ganserve.engines import EngineError, load_engine
 from ganserve.errors import NotFound
+from ganserve.jobs import JobQueue, make_job_queue
+from ganserve.jobs.local_workers import LocalWorkers
 from ganserve.metrics import Metrics
 from ganserve.pipeline import ModelPipeline
 from ganserve.protocol import ModelReloaded, NoiseMode
@@ -43,6 +45,8 @@ class AppState:
         self.ready = False
         self.started_at = time.monotonic()
         self.triton_client: Any = None  # one long-lived client shared by every model, with GANSERVE_ENGINE=triton
+        self.local_workers = LocalWorkers(settings)  # projection workers, started on the first job
+        self._jobs: JobQueue | None = None
         self._reloading = asyncio.Lock()
         self._retiring: set[asyncio.Task] = set()  # pipelines replaced by a reload, finishing their work
 
@@ -52,6 +56,13 @@ class AppState:
             known = ", ".join(self.pipelines) or "none"
             raise NotFound(field, f"unknown model {model!r}; models: {known}")
         return found
+
+    @property
+    def jobs(self) -> JobQueue:
+        """The projection job queue, opened on first use: a gateway that never projects opens nothing."""
+        if self._jobs is None:
+            self._jobs = make_job_queue(self.settings)
+        return self._jobs
 
     @property
     def default_model(self) -> str | None:
@@ -147,6 +158,9 @@ class AppState:
         for cache in (self.image_cache, self.w_cache):  # the w cache owns a shared Redis client
             await cache.close()
         await self.latent_store.close()
+        if self._jobs is not None:
+            await self._jobs.close()
+        self.local_workers.close()
         await self.access.close()
         self.encoder.shutdown(wait=False)
 

@@ -10,7 +10,9 @@ def test_list_models(client):
     demo = models["demo64"]
     assert (demo["resolution"], demo["z_dim"], demo["w_dim"], demo["num_ws"], demo["c_dim"]) == (64, 256, 256, 10, 0)
     assert demo["layer_groups"] == {"coarse": [0, 1, 2, 3], "middle": [4, 5, 6, 7], "fine": [8, 9]}
-    assert demo["engine"] in ("onnxruntime", "triton") and len(demo["version"]) == 16
+    assert demo["engine"] in ("onnxruntime", "triton", "openvino") and len(demo["version"]) == 16
+    # The precision the images are made in; Triton's target decides it, so the gateway does not say.
+    assert demo["precision"] == (None if demo["engine"] == "triton" else "f32") and demo["precision_reason"]
     assert models[COND_MODEL]["class_names"] == ["cat", "dog", "bird", "fish", "frog"]
 
 

@@ -180,3 +180,12 @@ def test_unknown_or_malformed_saved_latent_is_404(client, name):
 def test_saved_latent_of_another_model_is_422(client):
     saved = client.post("/v1/latents", json={"model": "cond16", "latent": {"seed": 1}}).json()
     assert_error(client.get(f"/v1/models/demo64/latents/{saved['id']}.png"), 422, "latent.id")
+
+
+def test_a_saved_w_of_a_conditional_model_needs_no_class(client):
+    """The class conditions the mapping only: a saved w (a projection's result, say) is served without one."""
+    saved = client.post("/v1/latents", json={"model": COND_MODEL, "latent": {"seed": 3}, "kind": "w", "class": 1})
+    assert saved.status_code == 201, saved.text
+    image = client.get(f"/v1/models/{COND_MODEL}/latents/{saved.json()['id']}.png")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert_error(client.get(f"/v1/models/{COND_MODEL}/seeds/3.png"), 422, "class")  # a seed still needs its class

@@ -33,6 +33,7 @@ def test_models(url):
     assert models[DEMO].num_ws == 10 and models[DEMO].layer_groups["coarse"] == [0, 1, 2, 3]
     assert models[COND_MODEL].class_names[1] == "dog"
     assert models[DEMO].default and not models[COND_MODEL].default
+    assert models[DEMO].precision == "f32" and models[DEMO].precision_reason  # the engine's arithmetic, and why
 
 
 def test_generate_every_latent_kind_the_same_over_both_transports(urls):

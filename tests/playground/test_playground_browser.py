@@ -297,6 +297,27 @@ def test_saved_latent_survives_a_reload(watched):
     assert f"/latents/{saved_id}.png" in page.input_value("#current-url")
 
 
+def test_an_uploaded_image_becomes_the_selected_latent(watched, live_server):
+    """Upload: the file is projected (progress and the reconstruction as it improves), and the saved
+    latent it made is selected, its stable URL ready to copy."""
+    page = watched.open().page
+    upload = httpx.get(f"{live_server.base_url}/v1/models/demo64/seeds/3.png").content
+    page.click("#tab-upload")
+    page.set_input_files("#upload-file", files=[{"name": "mine.png", "mimeType": "image/png", "buffer": upload}])
+    page.fill("#upload-steps", "6")
+    shown = watched.shown_seq()
+    page.click("#upload-start")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('projected mine.png')", timeout=120_000)
+    watched.wait_shown(shown + 1)
+    latent_id = page.text_content("#current-id")
+    assert latent_id != "not saved" and latent_id in page.text_content("#status")
+    assert page.get_attribute("#upload-preview", "src").startswith("data:image/png;base64,")
+    assert page.eval_on_selector("#upload-progress", "p => [p.value, p.max]") == [6, 6]
+    assert f"/latents/{latent_id}.png" in page.input_value("#current-url")
+    assert watched.pixels("#current-img")["variance"] > 20
+    assert page.is_enabled("#upload-start") and page.is_disabled("#upload-cancel")
+
+
 def test_share_link_restores_the_state_in_a_fresh_context(watched, browser, live_server):
     page = watched.open(f"#m={COND_MODEL}").page
     page.select_option("#class", "bird")

@@ -53,6 +53,8 @@ def test_list_models_matches_http(client, stub):
         assert {name: list(g.indices) for name, g in got.layer_groups.items()} == expected["layer_groups"]
         assert list(got.class_names) == expected["class_names"]
         assert got.default == expected["default"]
+        precision = got.precision if got.HasField("precision") else None
+        assert (got.engine, precision, got.precision_reason) == (expected["engine"], expected["precision"], expected["precision_reason"])
 
 
 def test_generate_equals_http_for_every_latent_kind(client, stub):

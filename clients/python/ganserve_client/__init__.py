@@ -35,6 +35,8 @@ from ganserve_client.types import (
     MixResult,
     ModelInfo,
     Noise,
+    ProjectionEvent,
+    ProjectionState,
     SavedLatent,
     Space,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "NotFound",
     "Overloaded",
     "PermissionDenied",
+    "ProjectionEvent",
+    "ProjectionState",
     "QuotaExceeded",
     "RateLimited",
     "RequestTooLarge",

@@ -30,6 +30,8 @@ from ganserve_client.types import (
     MixResult,
     ModelInfo,
     Options,
+    ProjectionEvent,
+    ProjectionState,
     SavedLatent,
     Space,
     as_latent,
@@ -54,6 +56,11 @@ class HttpCall:
     parse: Callable[[Any], Any]  # httpx.Response -> result (for streams: a list of items)
     json: dict | None = None
     params: dict | None = None
+    content: bytes | None = None  # a file as the body (a projection's image)
+    # Streams of Server-Sent Events: the first response (parsed by `parse`, one item) names the
+    # path to follow (events_path); each event's JSON is then an item (parse_event).
+    events_path: Callable[[Any], str] | None = None
+    parse_event: Callable[[dict], Any] | None = None
 
 
 @dataclass
@@ -441,3 +448,96 @@ def list_latents(model: str | None, limit: int | None, cursor: str | None, inclu
 
     http_params = {key: value for key, value in params.items() if value is not None}
     return Call(HttpCall("GET", "/v1/latents", from_http, params=http_params), GrpcCall("ListLatents", request, from_pb))
+
+
+PB_PROJECTION_STATES = {
+    pb.PROJECTION_STATE_QUEUED: ProjectionState.queued,
+    pb.PROJECTION_STATE_RUNNING: ProjectionState.running,
+    pb.PROJECTION_STATE_SUCCEEDED: ProjectionState.succeeded,
+    pb.PROJECTION_STATE_FAILED: ProjectionState.failed,
+    pb.PROJECTION_STATE_CANCELLED: ProjectionState.cancelled,
+}
+
+
+def _projection_pb(message: pb.ProjectionEvent) -> ProjectionEvent:
+    return ProjectionEvent(
+        id=message.id,
+        state=PB_PROJECTION_STATES[message.state],
+        step=message.step,
+        steps=message.steps,
+        loss=message.loss if message.HasField("loss") else None,
+        psnr=message.psnr if message.HasField("psnr") else None,
+        elapsed_s=message.elapsed_s,
+        preview=message.preview_png or None,
+        latent_id=message.latent_id or None,
+        error=message.error or None,
+    )
+
+
+def _projection_json(body: dict, id: str | None = None) -> ProjectionEvent:
+    """A job (GET /v1/projections/{id}) or one of its events (whose preview is a data URL)."""
+    preview = body.get("preview")
+    return ProjectionEvent(
+        id=id or body["id"],
+        state=ProjectionState(body["state"]),
+        step=body["step"],
+        steps=body["steps"],
+        loss=body.get("loss"),
+        psnr=body.get("psnr"),
+        elapsed_s=body.get("elapsed_s", 0.0),
+        preview=base64.b64decode(preview.partition(",")[2]) if preview else None,
+        latent_id=body.get("latent_id"),
+        error=body.get("error"),
+    )
+
+
+def project(model: str, image: bytes, steps: int, space: str, seed: int, class_: int | str | None, preview_every: int, name: str) -> Call:
+    if space not in ("w", "w+"):
+        raise InvalidInput(f"space: w or w+, not {space!r}", "space")
+    request = pb.ProjectRequest(
+        model=model,
+        image=image,
+        steps=steps,
+        space=pb.PROJECTION_SPACE_W_PLUS if space == "w+" else pb.PROJECTION_SPACE_W,
+        seed=seed,
+        preview_every=preview_every,
+        name=name,
+    )
+    if isinstance(class_, int):
+        request.class_index = class_
+    elif class_ is not None:
+        request.class_name = class_
+    params: dict[str, Any] = {"steps": steps, "space": space, "seed": seed, "preview_every": preview_every, "name": name}
+    if class_ is not None:
+        params["class"] = class_
+    first: dict[str, str] = {}
+
+    def submitted(response) -> ProjectionEvent:
+        body = response.json()
+        first["id"] = body["id"]
+        return _projection_json(body)
+
+    http = HttpCall(
+        "POST",
+        f"/v1/models/{model}/projections",
+        submitted,
+        params=params,
+        content=image,
+        events_path=lambda response: response.json()["events_url"],
+        parse_event=lambda body: _projection_json(body, first["id"]),
+    )
+    return Call(http, GrpcCall("Project", request, _projection_pb), stream=True, writes=True)
+
+
+def get_projection(id: str) -> Call:
+    return Call(
+        HttpCall("GET", f"/v1/projections/{id}", lambda r: _projection_json(r.json())),
+        GrpcCall("GetProjection", pb.GetProjectionRequest(id=id), _projection_pb),
+    )
+
+
+def cancel_projection(id: str) -> Call:
+    return Call(
+        HttpCall("DELETE", f"/v1/projections/{id}", lambda r: _projection_json(r.json())),
+        GrpcCall("CancelProjection", pb.GetProjectionRequest(id=id), _projection_pb),
+    )

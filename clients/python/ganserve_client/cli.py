@@ -6,6 +6,7 @@ ganserve-client mix --rows 1,2 --columns 3-5 --layers coarse --out mix/
 ganserve-client directions demo64
 ganserve-client generate --seeds 1-4 --edit ganspace-0:2.5@coarse --out edited/
 ganserve-client children --parent 42 --count 8 --spread 0.5 --grid --out kids/
+ganserve-client project photo.png --steps 300 --out reconstruction.png
 GANSERVE_API_KEY=gsk_... ganserve-client --url grpcs://gan.example.com:443 generate --seeds 1-4 --out out/
 """
 
@@ -331,3 +332,35 @@ def children(
         for file_name, image in zip(names, result.images, strict=True):
             image.save(out / f"{file_name}{image.extension}")
     typer.echo(f"wrote {1 if grid else len(result.images)} images to {out}")
+
+
+@app.command()
+def project(
+    image: Annotated[Path, typer.Argument(help="a PNG, JPEG or WebP file", exists=True, dir_okay=False)],
+    steps: Annotated[int, typer.Option(help="optimisation steps")] = 200,
+    space: Annotated[str, typer.Option(help="w (saved as a w) or w+ (one w per layer, saved as ws)")] = "w",
+    seed: Annotated[int, typer.Option(help="the projection's own randomness")] = 0,
+    class_: Class = None,
+    name: Annotated[str, typer.Option(help="the saved latent's name")] = "",
+    out: Annotated[Path | None, typer.Option(help="write the last reconstruction (PNG) here")] = None,
+    model: Model = None,
+) -> None:
+    """Find the latent of IMAGE: a progress bar while it runs, then the saved latent's id, to use as
+    --parent or in any other call."""
+    last = None
+    try:
+        with client() as c, progress() as bar:
+            name_ = model_name(c, model)
+            task = bar.add_task(f"project {image.name} on {name_}", total=steps)
+            for event in c.project(name_, image, steps=steps, space=space, seed=seed, class_=class_, name=name):
+                psnr = f" {event.psnr:.1f} dB" if event.psnr is not None else ""
+                bar.update(task, completed=event.step, description=f"project {image.name} ({event.state.value}{psnr})")
+                if event.preview is not None and out is not None:
+                    out.write_bytes(event.preview)
+                last = event
+    except GanserveError as error:
+        fail(error)
+    if last is None or last.latent_id is None:
+        console.print(f"[red]projection {last.state.value if last else 'ended'}[/red]: {last.error if last else ''}")
+        raise typer.Exit(1)
+    typer.echo(f"latent {last.latent_id} ({last.psnr:.2f} dB after {last.step} steps, {last.elapsed_s:.1f} s)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ganserve_client import calls
@@ -36,6 +37,7 @@ from ganserve_client.types import (
     ModelInfo,
     Noise,
     Options,
+    ProjectionEvent,
     SavedLatent,
     Space,
 )
@@ -232,6 +234,31 @@ class Client:
     ) -> LatentPage:
         return self._transport.unary(calls.list_latents(model, limit, cursor, include_values))
 
+    def project(
+        self,
+        model: str,
+        image: bytes | os.PathLike[str] | str,
+        *,
+        steps: int = 200,
+        space: str = "w",
+        seed: int = 0,
+        class_: int | str | None = None,
+        preview_every: int = 25,
+        name: str = "",
+    ) -> Iterator[ProjectionEvent]:
+        """Find the latent of an image (its bytes, or a file's path): the job's events from submission
+        to the last one; that one, when succeeded, has latent_id. Over HTTP the job is followed with
+        Server-Sent Events; over gRPC, closing the iterator early cancels the job."""
+        data = image if isinstance(image, bytes) else Path(image).read_bytes()
+        return self._transport.stream(calls.project(model, data, steps, space, seed, class_, preview_every, name))
+
+    def projection(self, id: str) -> ProjectionEvent:
+        """A projection job as it is now."""
+        return self._transport.unary(calls.get_projection(id))
+
+    def cancel_projection(self, id: str) -> ProjectionEvent:
+        return self._transport.unary(calls.cancel_projection(id))
+
 
 class _CallBuilder:
     """A transport that hands the Call back instead of sending it: a Client over it builds the
@@ -317,3 +344,13 @@ class AsyncClient:
     async def list_latents(self, model: str | None = None, **kwargs) -> LatentPage:
         """See Client.list_latents."""
         return await self._transport.unary(_BUILD.list_latents(model, **kwargs))
+
+    def project(self, model: str, image: bytes | os.PathLike[str] | str, **kwargs) -> AsyncIterator[ProjectionEvent]:
+        """See Client.project."""
+        return self._transport.stream(_BUILD.project(model, image, **kwargs))
+
+    async def projection(self, id: str) -> ProjectionEvent:
+        return await self._transport.unary(calls.get_projection(id))
+
+    async def cancel_projection(self, id: str) -> ProjectionEvent:
+        return await self._transport.unary(calls.cancel_projection(id))

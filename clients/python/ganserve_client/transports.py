@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import math
 import os
 import ssl
 import time
-from collections.abc import AsyncGenerator, Generator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,25 +361,70 @@ def _grpc_credentials(connection: Connection) -> grpc.ChannelCredentials | None:
     return grpc.ssl_channel_credentials(root_certificates=connection.root_certificates) if connection.tls else None
 
 
+def _sse_event(lines: list[str]) -> dict | None:
+    data = "\n".join(line[5:].lstrip() for line in lines if line.startswith("data:"))
+    return json.loads(data) if data else None
+
+
+def sse_data(lines: Iterable[str]) -> Iterator[dict]:
+    """The JSON data of each Server-Sent Event (comments and keep-alives skipped)."""
+    pending: list[str] = []
+    for line in lines:
+        if line:
+            pending.append(line)
+            continue
+        event, pending = _sse_event(pending), []
+        if event is not None:
+            yield event
+
+
+async def async_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
+    pending: list[str] = []
+    async for line in lines:
+        if line:
+            pending.append(line)
+            continue
+        event, pending = _sse_event(pending), []
+        if event is not None:
+            yield event
+
+
 class SyncHttp:
     def __init__(self, connection: Connection):
         self.client = httpx.Client(**_http_options(connection))
 
-    def _send(self, call: Call):
+    def _request(self, call: Call) -> httpx.Response:
         http = call.over_http()
         try:
-            response = self.client.request(http.method, http.path, json=http.json, params=http.params)
+            return self.client.request(http.method, http.path, json=http.json, params=http.params, content=http.content)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from None
         except ValueError as exc:  # JSON has no NaN or infinity
             raise errors.InvalidInput(f"request: {exc}") from None
-        return http_result(http, response)
+
+    def _send(self, call: Call):
+        return http_result(call.over_http(), self._request(call))
 
     def unary(self, call: Call):
         return self._send(call)
 
     def stream(self, call: Call) -> Generator:
-        yield from self._send(call)  # HTTP answers a walk in one response
+        http = call.over_http()
+        if http.events_path is None:
+            yield from self._send(call)  # HTTP answers a walk in one response
+            return
+        response = self._request(call)
+        yield http_result(http, response)
+        assert http.parse_event is not None
+        try:
+            with self.client.stream("GET", http.events_path(response)) as events:
+                if events.status_code >= 400:
+                    events.read()
+                    raise http_error(events)
+                for data in sse_data(events.iter_lines()):
+                    yield http.parse_event(data)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from None
 
     def close(self) -> None:
         self.client.close()
@@ -388,22 +434,39 @@ class AsyncHttp:
     def __init__(self, connection: Connection):
         self.client = httpx.AsyncClient(**_http_options(connection))
 
-    async def _send(self, call: Call):
+    async def _request(self, call: Call) -> httpx.Response:
         http = call.over_http()
         try:
-            response = await self.client.request(http.method, http.path, json=http.json, params=http.params)
+            return await self.client.request(http.method, http.path, json=http.json, params=http.params, content=http.content)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from None
         except ValueError as exc:  # JSON has no NaN or infinity
             raise errors.InvalidInput(f"request: {exc}") from None
-        return http_result(http, response)
+
+    async def _send(self, call: Call):
+        return http_result(call.over_http(), await self._request(call))
 
     async def unary(self, call: Call):
         return await self._send(call)
 
     async def stream(self, call: Call) -> AsyncGenerator:
-        for item in await self._send(call):
-            yield item
+        http = call.over_http()
+        if http.events_path is None:
+            for item in await self._send(call):
+                yield item
+            return
+        response = await self._request(call)
+        yield http_result(http, response)
+        assert http.parse_event is not None
+        try:
+            async with self.client.stream("GET", http.events_path(response)) as events:
+                if events.status_code >= 400:
+                    await events.aread()
+                    raise http_error(events)
+                async for data in async_sse_data(events.aiter_lines()):
+                    yield http.parse_event(data)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from None
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -214,6 +214,8 @@ class ModelInfo:
     source: dict
     default: bool = False  # the server's model for a client with no preference
     training_log: bool = False  # the server has this model's training run (GET /v1/models/{model}/training)
+    precision: str | None = None  # the arithmetic of the server's images: "f32", "bf16"; None where it cannot say (Triton) or is older
+    precision_reason: str | None = None  # why that precision
 
 
 @dataclass
@@ -234,6 +236,34 @@ class SavedLatent:
 class LatentPage:
     latents: list[SavedLatent]
     next_cursor: str | None  # pass as cursor for the next page; None on the last
+
+
+class ProjectionState(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+@dataclass
+class ProjectionEvent:
+    """Where a projection job is: one per progress report, the last one succeeded, failed or cancelled."""
+
+    id: str
+    state: ProjectionState
+    step: int
+    steps: int
+    loss: float | None = None
+    psnr: float | None = None  # dB, of the reconstruction against the uploaded image
+    elapsed_s: float = 0.0
+    preview: bytes | None = None  # PNG of the current reconstruction, every preview_every steps
+    latent_id: str | None = None  # succeeded: the saved latent, usable as Latent(id=...)
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in (ProjectionState.succeeded, ProjectionState.failed, ProjectionState.cancelled)
 
 
 LatentLike = int | Latent | SavedLatent

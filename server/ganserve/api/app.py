@@ -18,7 +18,20 @@ from ganserve.api.access import ConcurrencyCap
 from ganserve.api.errors import RequestIds, install_error_handlers
 from ganserve.api.limits import BodySizeLimit
 from ganserve.api.metrics import MetricsMiddleware, StateCollector
-from ganserve.api.routes import admin, edits, health, images, interpolations, latents, mixes, models, playground, stable_images, training
+from ganserve.api.routes import (
+    admin,
+    edits,
+    health,
+    images,
+    interpolations,
+    latents,
+    mixes,
+    models,
+    playground,
+    projections,
+    stable_images,
+    training,
+)
 from ganserve.metrics import Metrics
 from ganserve.operations.reloads import ReloadBroadcast
 from ganserve.settings import Settings, get_settings
@@ -88,11 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Real-time inference for StyleGAN-style generators: seeds, latents, interpolation and style mixing.",
         lifespan=lifespan,
     )
-    for module in (models, stable_images, images, interpolations, mixes, edits, latents, training, health, admin, playground):
+    for module in (models, stable_images, images, interpolations, mixes, edits, latents, projections, training, health, admin, playground):
         app.include_router(module.router)
     install_error_handlers(app)
     # Outermost last: metrics see every response, the 413 of BodySizeLimit and the 503 of the cap carry a request id too.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.projection_max_upload_bytes)
     app.add_middleware(ConcurrencyCap)
     app.add_middleware(RequestIds)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

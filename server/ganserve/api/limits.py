@@ -32,16 +32,22 @@ async def read_deadline(request: Request) -> None:
     requested_deadline.set(time.monotonic() + int(text) / 1000)
 
 
+UPLOAD_PATH_SUFFIX = "/projections"  # POST /v1/models/{model}/projections: the body is an image file
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int | None = None) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.upload_max_bytes = upload_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
+        upload = scope["path"].endswith(UPLOAD_PATH_SUFFIX)
+        max_bytes = self.upload_max_bytes if upload else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            return await self._reject(send, max_bytes, upload)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -50,8 +56,8 @@ class BodySizeLimit:
                 return  # the client went away
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
-                return await self._reject(send)
+            if size > max_bytes:
+                return await self._reject(send, max_bytes, upload)
             if not message.get("more_body", False):
                 break
         replayed = False
@@ -65,11 +71,13 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, max_bytes: int, upload: bool) -> None:
         """Answered here, before the app (and its exception handlers) ever sees the request."""
         failure = FAILURES[BodyTooLarge]
-        message = f"request body is larger than {self.max_bytes} bytes (GANSERVE_MAX_BODY_BYTES)"
-        body = json.dumps({"error": {"code": failure.code, "message": message, "field": "body"}}).encode()
+        setting = "GANSERVE_PROJECTION_MAX_UPLOAD_BYTES" if upload else "GANSERVE_MAX_BODY_BYTES"
+        message = f"{'the uploaded image' if upload else 'request body'} is larger than {max_bytes} bytes ({setting})"
+        field = "image" if upload else "body"
+        body = json.dumps({"error": {"code": failure.code, "message": message, "field": field}}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": failure.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

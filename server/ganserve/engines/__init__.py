@@ -20,6 +20,10 @@ def load_engine(artifact: Artifact, settings: Settings, triton_client=None) -> E
         from ganserve.engines.torch import TorchEngine
 
         return TorchEngine(artifact, settings)
+    if settings.engine == EngineKind.openvino:
+        from ganserve.engines.openvino import OpenVinoEngine
+
+        return OpenVinoEngine(artifact, settings)
     from ganserve.engines.onnxruntime import OnnxRuntimeEngine
 
     return OnnxRuntimeEngine(artifact, settings)

@@ -23,6 +23,15 @@ class EngineError(RuntimeError):
 class Engine(Protocol):
     name: str
 
+    @property
+    def precision(self) -> str | None:
+        """The arithmetic the images are made in ("f32", "bf16"); None where the gateway cannot know
+        (Triton: the model repository's target decides). Shown in GET /v1/models."""
+
+    @property
+    def precision_reason(self) -> str:
+        """Why that precision: the setting that chose it, and what the hardware allowed."""
+
     def map(self, z: np.ndarray, c: np.ndarray) -> Result:
         """z [N, z_dim] float32, c [N, c_dim] one-hot -> w [N, w_dim] (not broadcast, not truncated)."""
 

@@ -13,6 +13,7 @@ from ganserve.settings import Settings
 
 class OnnxRuntimeEngine:
     name = "onnxruntime"
+    precision, precision_reason = "f32", "ONNX Runtime's CPU kernels, float32"
 
     def __init__(self, artifact: Artifact, settings: Settings):
         self.c_dim = artifact.config.c_dim

@@ -16,11 +16,13 @@ from ganserve.settings import Settings
 
 class TorchEngine:
     name = "torch"
+    precision = "f32"
 
     def __init__(self, artifact: Artifact, settings: Settings):
         if settings.threads:
             torch.set_num_threads(settings.threads)
         self.device = torch.device(settings.device)
+        self.precision_reason = f"torch, float32 on {self.device}"
         self.generator = load_generator(artifact).to(self.device)
         self.c_dim = artifact.config.c_dim
 

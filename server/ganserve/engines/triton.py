@@ -44,6 +44,8 @@ def connect(settings: Settings) -> grpcclient.InferenceServerClient:
 
 class TritonEngine:
     name = "triton"
+    precision = None
+    precision_reason = "set by the Triton target that serves the model (onnx, python: float32; tensorrt: fp16; docs/deployment.md)"
 
     def __init__(self, artifact: Artifact, settings: Settings, client: grpcclient.InferenceServerClient):
         self.client, self.timeout_s = client, settings.triton_timeout_s

@@ -26,6 +26,8 @@ def model_info(state: AppState, pipeline: ModelPipeline) -> ModelInfo:
         source=cfg.source.model_dump(),
         default=cfg.name == state.default_model,
         training_log=has_training_log(state, pipeline),
+        precision=pipeline.engine.precision,
+        precision_reason=pipeline.engine.precision_reason,
     )
 
 

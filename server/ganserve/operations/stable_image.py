@@ -1,7 +1,7 @@
 """One image from a seed or a saved latent, as the stable image URLs give it (what product apps embed).
 
 The same request always gives the same bytes (saved latents never change), so its entity tag is
-computed from what decides the bytes (model version, engine, encoder settings and the canonical
+computed from what decides the bytes (model version, engine and its precision, encoder settings and the canonical
 parameters) before any work: a client that already holds it gets no image, and costs nothing.
 Encoded bytes of hot images are cached (in process, or in Redis).
 """
@@ -51,7 +51,10 @@ def _tag(
     view = body.view
     view_key = "" if view.is_identity else f"|{view.translate[0]!r},{view.translate[1]!r}|{view.rotate!r}"
     params = f"{source}|{body.psi!r}|{body.cutoff}|{noise_key}|{class_index}|{body.format}{view_key}{_edits_key(pipeline, edits)}"
-    key = f"{pipeline.digest}|{pipeline.engine.name}|{encoder_signature(state.settings)}|{params}"
+    engine = pipeline.engine.name
+    if pipeline.engine.precision not in (None, "f32"):  # other bytes (openvino fast: bf16); f32 keeps the tags it had
+        engine = f"{engine}:{pipeline.engine.precision}"
+    key = f"{pipeline.digest}|{engine}|{encoder_signature(state.settings)}|{params}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -62,6 +65,8 @@ async def stable_image(
     # A saved latent is looked up before the tag: a deleted latent is not found, not "not modified".
     latent = await pipeline.resolve_saved(body.latent, "latent")
     class_index = pipeline.class_index(body.class_)
+    if latent.seed is not None or latent.z is not None:
+        pipeline.needs_class(class_index)  # before the tag: a request that cannot be served has no ETag
     pipeline.check_cutoff(body.cutoff)
     pipeline.check_view(body.view)
     edits = pipeline.resolved_edits(body.latent.edits, "edit")  # named as the query parameter

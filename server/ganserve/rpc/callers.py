@@ -23,6 +23,9 @@ METHOD_SCOPES: dict[str, Scope] = {
     "DeleteLatent": Scope.latents_write,
     "GetLatent": Scope.latents_read,
     "ListLatents": Scope.latents_read,
+    "Project": Scope.latents_write,  # makes a saved latent
+    "CancelProjection": Scope.latents_write,
+    "GetProjection": Scope.latents_read,
 }
 
 _caller: ContextVar[Caller] = ContextVar("ganserve_caller")

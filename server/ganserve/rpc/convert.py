@@ -103,7 +103,7 @@ def latents(messages: Iterable[pb.Latent], field: str) -> list[dict[str, Any]]:
     return [latent(message, f"{field}[{i}]") for i, message in enumerate(messages)]
 
 
-def class_value(message: pb.GenerationOptions | pb.SaveLatentRequest) -> int | str | None:
+def class_value(message: pb.GenerationOptions | pb.SaveLatentRequest | pb.ProjectRequest) -> int | str | None:
     which = message.WhichOneof("class_value")
     value: int | str | None = None if which is None else getattr(message, which)
     return value

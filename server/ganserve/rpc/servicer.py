@@ -11,11 +11,22 @@ import grpc
 import numpy as np
 
 from ganserve.encode import encode_image, tile
-from ganserve.operations import children, cost, interpolate, mix, saved_latents
+from ganserve.jobs import JobEvent
+from ganserve.operations import children, cost, interpolate, mix, projections, saved_latents
 from ganserve.operations.directions import list_directions
 from ganserve.operations.generate import generate
 from ganserve.operations.models import list_models
-from ganserve.protocol import BatchRequest, ChildrenRequest, InterpolationRequest, InterpolationSpace, MixRequest, SaveLatentRequest
+from ganserve.protocol import (
+    BatchRequest,
+    ChildrenRequest,
+    InterpolationRequest,
+    InterpolationSpace,
+    MixRequest,
+    Projection,
+    ProjectionOptions,
+    ProjectionState,
+    SaveLatentRequest,
+)
 from ganserve.rpc import convert
 from ganserve.rpc.callers import current_caller
 from ganserve.rpc.generated.ganserve.v1 import ganserve_pb2 as pb
@@ -27,6 +38,15 @@ SPACES: dict[pb.InterpolationSpace, InterpolationSpace] = {
     pb.INTERPOLATION_SPACE_W: InterpolationSpace.w,
 }
 SPACES[pb.INTERPOLATION_SPACE_Z] = InterpolationSpace.z
+PROJECTION_SPACES = {pb.PROJECTION_SPACE_UNSPECIFIED: "w", pb.PROJECTION_SPACE_W: "w", pb.PROJECTION_SPACE_W_PLUS: "w+"}
+PROJECTION_STATES = {
+    ProjectionState.queued: pb.PROJECTION_STATE_QUEUED,
+    ProjectionState.running: pb.PROJECTION_STATE_RUNNING,
+    ProjectionState.succeeded: pb.PROJECTION_STATE_SUCCEEDED,
+    ProjectionState.failed: pb.PROJECTION_STATE_FAILED,
+    ProjectionState.cancelled: pb.PROJECTION_STATE_CANCELLED,
+}
+DEFAULT_PROJECTION_STEPS = 200
 DEFAULT_FRAMES = 16
 DEFAULT_CHILDREN = 8
 DEFAULT_SPREAD = 0.5
@@ -187,3 +207,66 @@ class GeneratorServicer(ganserve_pb2_grpc.GeneratorServicer):
         )
         latents = [convert.saved_latent(entry, request.include_values) for entry in entries]
         return pb.ListLatentsResponse(latents=latents, next_cursor=next_cursor or "")
+
+    async def Project(self, request: pb.ProjectRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProjectionEvent]:
+        caller = current_caller()
+        if request.follow_id:
+            job = await projections.get(self.state, request.follow_id)
+        else:
+            options = ProjectionOptions.model_validate(
+                {
+                    "steps": request.steps or DEFAULT_PROJECTION_STEPS,
+                    "space": convert.enum_value(request.space, PROJECTION_SPACES, "space"),
+                    "seed": request.seed,
+                    "class": convert.class_value(request),
+                    "preview_every": request.preview_every if request.HasField("preview_every") else 25,
+                    "name": request.name,
+                }
+            )
+            job = await projections.submit(self.state, caller, request.model, request.image, options)
+            yield _projection_event(job)
+        finished = False
+        try:
+            async for event in projections.follow(self.state, job.id):
+                if event is not None:
+                    finished = event.state in (ProjectionState.succeeded, ProjectionState.failed, ProjectionState.cancelled)
+                    yield _job_event(job.id, event)
+        finally:
+            if not finished and not request.follow_id:  # the submitter hung up: nobody wants the result
+                await projections.cancel(self.state, caller, job.id)
+
+    async def GetProjection(self, request: pb.GetProjectionRequest, context: grpc.aio.ServicerContext) -> pb.ProjectionEvent:
+        return _projection_event(await projections.get(self.state, request.id))
+
+    async def CancelProjection(self, request: pb.GetProjectionRequest, context: grpc.aio.ServicerContext) -> pb.ProjectionEvent:
+        return _projection_event(await projections.cancel(self.state, current_caller(), request.id))
+
+
+def _projection_event(job: Projection) -> pb.ProjectionEvent:
+    message = pb.ProjectionEvent(
+        id=job.id, state=PROJECTION_STATES[job.state], step=job.step, steps=job.steps, elapsed_s=job.elapsed_s, error=job.error or ""
+    )
+    message.latent_id = job.latent_id or ""
+    if job.loss is not None:
+        message.loss = job.loss
+    if job.psnr is not None:
+        message.psnr = job.psnr
+    return message
+
+
+def _job_event(id: str, event: JobEvent) -> pb.ProjectionEvent:
+    message = pb.ProjectionEvent(
+        id=id,
+        state=PROJECTION_STATES[event.state],
+        step=event.step,
+        steps=event.steps,
+        elapsed_s=event.elapsed_s,
+        preview_png=event.preview_png or b"",
+        latent_id=event.latent_id or "",
+        error=event.error or "",
+    )
+    if event.loss is not None:
+        message.loss = event.loss
+    if event.psnr is not None:
+        message.psnr = event.psnr
+    return message

@@ -63,8 +63,16 @@ BACKEND_LINES = {
     Target.onnx: 'platform: "onnxruntime_onnx"',
     Target.python: 'backend: "python"',
     Target.tensorrt: 'platform: "tensorrt_plan"',
+    Target.openvino: 'backend: "openvino"',
 }
-INSTANCE_KIND = {Target.onnx: "KIND_AUTO", Target.python: "KIND_CPU", Target.tensorrt: "KIND_GPU"}
+INSTANCE_KIND = {Target.onnx: "KIND_AUTO", Target.python: "KIND_CPU", Target.tensorrt: "KIND_GPU", Target.openvino: "KIND_CPU"}
+# Triton's OpenVINO backend (its README and src/openvino.cc): one stream on the LATENCY hint, as the
+# embedded openvino engine runs (docs/performance.md#openvino). The backend fixes the IR's batch at
+# max_batch_size (ov::set_batch) and refuses smaller batches unless it may pad them: a batch of 1
+# then costs a batch of max_batch_size (`ganserve compile --max-batch-size`). It has no parameter that
+# asks for f32 (only HINT_BF16=YES for bf16), so on CPUs with native bf16 it runs OpenVINO's default
+# there, bf16.
+OPENVINO_PARAMETERS = {"NUM_STREAMS": "1", "PERFORMANCE_HINT": "LATENCY", "ENABLE_BATCH_PADDING": "YES"}
 
 
 def triton_config(
@@ -79,6 +87,8 @@ def triton_config(
     if target == Target.python:
         # The Python backend runs the onnx target's graph of its version; one compiled copy serves both.
         parameters["onnx_model"] = f"../../{Target.onnx}/{entry_name(config.name, part)}"
+    if target == Target.openvino:
+        parameters |= OPENVINO_PARAMETERS
     params = "\n".join(f'parameters {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in parameters.items())
     input_lines = ",\n".join(_tensor(s) for s in inputs)
     output_lines = ",\n".join(_tensor(s) for s in outputs)

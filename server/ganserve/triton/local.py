@@ -11,6 +11,7 @@ numpy < 2 with onnxruntime for the models (runtime-requirements.txt says why).
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -60,10 +61,29 @@ def available(env_dir: Path) -> bool:
     return True
 
 
+# Ports for servers started by tests and benchmarks come from below the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768 up by default): a port the kernel hands out for
+# bind(0) can be taken by any outgoing connection (a gateway's to Triton or Redis) before the server
+# that was meant to have it binds it. Ports handed out here are remembered so none is given twice.
+_PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that is free now, outside the ephemeral range, and not handed out before by this process."""
+    low, high = _PORT_RANGE
+    for _ in range(200):
+        port = random.randint(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {low}-{high} after 200 tries")
 
 
 @dataclass

@@ -45,6 +45,11 @@ app.kubernetes.io/part-of: ganserve
 {{- printf "%s:%s" .Values.gateway.image.repository (default .Chart.AppVersion .Values.gateway.image.tag) }}
 {{- end }}
 
+{{/* The worker image: built on the gateway image, so by default it takes the gateway's tag (the same code and models). */}}
+{{- define "ganserve.workerImage" -}}
+{{- printf "%s:%s" .Values.worker.image.repository (default (default .Chart.AppVersion .Values.gateway.image.tag) .Values.worker.image.tag | toString) }}
+{{- end }}
+
 {{/* The image the repository is copied from: the gateway image unless modelRepository.image says otherwise. */}}
 {{- define "ganserve.repositoryImage" -}}
 {{- if .Values.modelRepository.image.repository }}

@@ -21,11 +21,16 @@ export function setApiKey(key) {
   try { if (key) localStorage.setItem(KEY_STORAGE, key); else localStorage.removeItem(KEY_STORAGE); } catch { /* memoryKey */ }
 }
 
-export async function api(path, { method = 'GET', body, signal, raw = false } = {}) {
+// content: a File or Blob sent as the body as it is (an upload), with its own type.
+export async function api(path, { method = 'GET', body, content, signal, raw = false } = {}) {
   const init = { method, signal, headers: {} };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers['content-type'] = 'application/json';
+  }
+  if (content !== undefined) {
+    init.body = content;
+    init.headers['content-type'] = content.type || 'application/octet-stream';
   }
   const key = apiKey();
   if (key) init.headers.authorization = `Bearer ${key}`;
@@ -84,4 +89,31 @@ export function download(blob, filename) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// Server-Sent Events over fetch (an EventSource could not send the key): each event's data, parsed
+// as JSON, with its name; ends when the server ends the stream or the signal aborts.
+export async function* events(path, { signal } = {}) {
+  const response = await api(path, { signal, raw: true });
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = { event: 'message', data: '' };
+      for (const line of block.split('\n')) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) continue; // a comment (keep-alive) or a blank
+        const name = line.slice(0, colon);
+        const text = line.slice(colon + 1).replace(/^ /, '');
+        fields[name] = name === 'data' && fields.data ? `${fields.data}\n${text}` : text;
+      }
+      if (fields.data) yield { event: fields.event, data: JSON.parse(fields.data) };
+    }
+  }
 }

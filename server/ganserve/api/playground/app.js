@@ -4,7 +4,7 @@
 // page from a share link when the URL has one. The API key field: a 401 or 403 is said under it, and
 // a new key reloads what was refused (the whole start, when the models could not be listed). The
 // modules, from the bottom up: state (S, $, messages), requests, live-image, selection, then grid,
-// directions, children, snapshots, interpolation, mixing, settings, saved and training, each
+// directions, children, snapshots, interpolation, mixing, settings, saved, upload and training, each
 // importing only modules below it.
 import { api, apiKey, setApiKey } from './api.js';
 import { $, FALLBACK_LIMITS, S, clearError, clearKeyProblem, guarded, showError, status } from './state.js';
@@ -18,6 +18,7 @@ import { downloadAnimation, downloadFrames, interpolate, togglePlayback } from '
 import { mix, mixFromGrid, presetLayers, renderLayerToggles, syncPresets } from './mixing.js';
 import { syncControls, wireSettings } from './settings.js';
 import { applyShared, loadSaved, readShared, saveCurrent, share } from './saved.js';
+import { wireUpload } from './upload.js';
 import { pollTraining, resetTraining, showCheckpoint, stopTraining } from './training.js';
 
 // ---------------------------------------------------------------------------- tabs
@@ -145,6 +146,7 @@ function wireControls() {
   }
   $('mix').addEventListener('click', () => guarded(mix));
   $('refresh-saved').addEventListener('click', () => guarded(() => loadSaved()));
+  wireUpload();
   $('saved-more').addEventListener('click', () => guarded(() => loadSaved(true)));
   $('checkpoint').addEventListener('input', showCheckpoint);
   document.addEventListener('keydown', (event) => {

@@ -35,6 +35,21 @@ class LatentKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LATENT_KIND_Z: _ClassVar[LatentKind]
     LATENT_KIND_W: _ClassVar[LatentKind]
     LATENT_KIND_WS: _ClassVar[LatentKind]
+
+class ProjectionSpace(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROJECTION_SPACE_UNSPECIFIED: _ClassVar[ProjectionSpace]
+    PROJECTION_SPACE_W: _ClassVar[ProjectionSpace]
+    PROJECTION_SPACE_W_PLUS: _ClassVar[ProjectionSpace]
+
+class ProjectionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROJECTION_STATE_UNSPECIFIED: _ClassVar[ProjectionState]
+    PROJECTION_STATE_QUEUED: _ClassVar[ProjectionState]
+    PROJECTION_STATE_RUNNING: _ClassVar[ProjectionState]
+    PROJECTION_STATE_SUCCEEDED: _ClassVar[ProjectionState]
+    PROJECTION_STATE_FAILED: _ClassVar[ProjectionState]
+    PROJECTION_STATE_CANCELLED: _ClassVar[ProjectionState]
 NOISE_MODE_UNSPECIFIED: NoiseMode
 NOISE_MODE_CONST: NoiseMode
 NOISE_MODE_NONE: NoiseMode
@@ -51,6 +66,15 @@ LATENT_KIND_UNSPECIFIED: LatentKind
 LATENT_KIND_Z: LatentKind
 LATENT_KIND_W: LatentKind
 LATENT_KIND_WS: LatentKind
+PROJECTION_SPACE_UNSPECIFIED: ProjectionSpace
+PROJECTION_SPACE_W: ProjectionSpace
+PROJECTION_SPACE_W_PLUS: ProjectionSpace
+PROJECTION_STATE_UNSPECIFIED: ProjectionState
+PROJECTION_STATE_QUEUED: ProjectionState
+PROJECTION_STATE_RUNNING: ProjectionState
+PROJECTION_STATE_SUCCEEDED: ProjectionState
+PROJECTION_STATE_FAILED: ProjectionState
+PROJECTION_STATE_CANCELLED: ProjectionState
 
 class FloatTensor(_message.Message):
     __slots__ = ("shape", "values")
@@ -139,7 +163,7 @@ class LayerIndices(_message.Message):
     def __init__(self, indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "architecture", "resolution", "img_channels", "z_dim", "w_dim", "num_ws", "c_dim", "class_names", "layer_groups", "version", "engine", "source", "default", "training_log")
+    __slots__ = ("name", "architecture", "resolution", "img_channels", "z_dim", "w_dim", "num_ws", "c_dim", "class_names", "layer_groups", "version", "engine", "source", "default", "training_log", "precision", "precision_reason")
     class LayerGroupsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +186,8 @@ class ModelInfo(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_FIELD_NUMBER: _ClassVar[int]
     TRAINING_LOG_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     architecture: str
     resolution: int
@@ -177,7 +203,9 @@ class ModelInfo(_message.Message):
     source: _struct_pb2.Struct
     default: bool
     training_log: bool
-    def __init__(self, name: _Optional[str] = ..., architecture: _Optional[str] = ..., resolution: _Optional[int] = ..., img_channels: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., c_dim: _Optional[int] = ..., class_names: _Optional[_Iterable[str]] = ..., layer_groups: _Optional[_Mapping[str, LayerIndices]] = ..., version: _Optional[str] = ..., engine: _Optional[str] = ..., source: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., default: _Optional[bool] = ..., training_log: _Optional[bool] = ...) -> None: ...
+    precision: str
+    precision_reason: str
+    def __init__(self, name: _Optional[str] = ..., architecture: _Optional[str] = ..., resolution: _Optional[int] = ..., img_channels: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., c_dim: _Optional[int] = ..., class_names: _Optional[_Iterable[str]] = ..., layer_groups: _Optional[_Mapping[str, LayerIndices]] = ..., version: _Optional[str] = ..., engine: _Optional[str] = ..., source: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., default: _Optional[bool] = ..., training_log: _Optional[bool] = ..., precision: _Optional[str] = ..., precision_reason: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
@@ -440,3 +468,57 @@ class ListLatentsResponse(_message.Message):
     latents: _containers.RepeatedCompositeFieldContainer[SavedLatent]
     next_cursor: str
     def __init__(self, latents: _Optional[_Iterable[_Union[SavedLatent, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class ProjectRequest(_message.Message):
+    __slots__ = ("model", "image", "steps", "space", "seed", "class_index", "class_name", "preview_every", "name", "follow_id")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CLASS_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    image: bytes
+    steps: int
+    space: ProjectionSpace
+    seed: int
+    class_index: int
+    class_name: str
+    preview_every: int
+    name: str
+    follow_id: str
+    def __init__(self, model: _Optional[str] = ..., image: _Optional[bytes] = ..., steps: _Optional[int] = ..., space: _Optional[_Union[ProjectionSpace, str]] = ..., seed: _Optional[int] = ..., class_index: _Optional[int] = ..., class_name: _Optional[str] = ..., preview_every: _Optional[int] = ..., name: _Optional[str] = ..., follow_id: _Optional[str] = ...) -> None: ...
+
+class ProjectionEvent(_message.Message):
+    __slots__ = ("id", "state", "step", "steps", "loss", "psnr", "elapsed_s", "preview_png", "latent_id", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    PSNR_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_S_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_PNG_FIELD_NUMBER: _ClassVar[int]
+    LATENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: ProjectionState
+    step: int
+    steps: int
+    loss: float
+    psnr: float
+    elapsed_s: float
+    preview_png: bytes
+    latent_id: str
+    error: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[ProjectionState, str]] = ..., step: _Optional[int] = ..., steps: _Optional[int] = ..., loss: _Optional[float] = ..., psnr: _Optional[float] = ..., elapsed_s: _Optional[float] = ..., preview_png: _Optional[bytes] = ..., latent_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class GetProjectionRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...

@@ -84,6 +84,21 @@ class GeneratorStub:
                 request_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.SerializeToString,
                 response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.FromString,
                 _registered_method=True)
+        self.Project = channel.unary_stream(
+                '/ganserve.v1.Generator/Project',
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.FromString,
+                _registered_method=True)
+        self.GetProjection = channel.unary_unary(
+                '/ganserve.v1.Generator/GetProjection',
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.GetProjectionRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.FromString,
+                _registered_method=True)
+        self.CancelProjection = channel.unary_unary(
+                '/ganserve.v1.Generator/CancelProjection',
+                request_serializer=ganserve_dot_v1_dot_ganserve__pb2.GetProjectionRequest.SerializeToString,
+                response_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.FromString,
+                _registered_method=True)
 
 
 class GeneratorServicer:
@@ -157,6 +172,27 @@ class GeneratorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Project(self, request, context):
+        """Projection: the latent that reproduces an uploaded image, as a job (docs/projection.md). The
+        stream follows the job from its submission (or from an existing job's id) to its last event.
+        Cancelling a Project call that submitted the job cancels the job; following one does not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProjection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelProjection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +245,21 @@ def add_GeneratorServicer_to_server(servicer, server):
                     servicer.ListLatents,
                     request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.FromString,
                     response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.SerializeToString,
+            ),
+            'Project': grpc.unary_stream_rpc_method_handler(
+                    servicer.Project,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.SerializeToString,
+            ),
+            'GetProjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProjection,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.GetProjectionRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.SerializeToString,
+            ),
+            'CancelProjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelProjection,
+                    request_deserializer=ganserve_dot_v1_dot_ganserve__pb2.GetProjectionRequest.FromString,
+                    response_serializer=ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -481,6 +532,87 @@ class Generator:
             '/ganserve.v1.Generator/ListLatents',
             ganserve_dot_v1_dot_ganserve__pb2.ListLatentsRequest.SerializeToString,
             ganserve_dot_v1_dot_ganserve__pb2.ListLatentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Project(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ganserve.v1.Generator/Project',
+            ganserve_dot_v1_dot_ganserve__pb2.ProjectRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ganserve.v1.Generator/GetProjection',
+            ganserve_dot_v1_dot_ganserve__pb2.GetProjectionRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelProjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ganserve.v1.Generator/CancelProjection',
+            ganserve_dot_v1_dot_ganserve__pb2.GetProjectionRequest.SerializeToString,
+            ganserve_dot_v1_dot_ganserve__pb2.ProjectionEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,111 @@
+"""`ganserve worker` as production runs it: gateways and workers apart, sharing a real, durable
+redis-server. A job outlives the gateway that took it, and a worker killed mid-run (-9) loses no job:
+another worker takes it over once it is stale and runs it to the end."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from ganserve.api.app import create_app
+from ganserve.jobs.local_workers import settings_env
+from ganserve.settings import REPO_ROOT
+from ganserve_bench.processes import RedisServer
+
+MODEL = "emoji32"
+STALE_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("worker-store"), durable=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(settings, store, tmp_path_factory):
+    root = tmp_path_factory.mktemp("worker")
+    shutil.copytree(REPO_ROOT / "models" / MODEL, root / "models" / MODEL)
+    return settings.model_copy(
+        update={
+            "models_dir": root / "models",
+            "model_repository": REPO_ROOT / "model_repository",
+            "default_model": MODEL,
+            "redis_store_url": store.url,
+            "projection_local_workers": 0,  # workers apart, as in production
+            "projection_stale_s": STALE_S,
+            "threads": 1,
+        }
+    )
+
+
+class Worker:
+    def __init__(self, settings, name: str, log_dir):
+        env = {**os.environ, **settings_env(settings)}
+        self.log = (log_dir / f"{name}.log").open("wb")
+        command = [sys.executable, "-c", "from ganserve.cli import app; app()", "worker", "--name", name]
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(30)
+        self.log.close()
+        return code
+
+
+def wait_for(api, id: str, until, timeout_s: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = api.get(f"/v1/projections/{id}").json()
+        if until(job):
+            return job
+        assert time.monotonic() < deadline, f"projection {id} is still {job}"
+        time.sleep(0.1)
+
+
+def emoji(api, seed: int) -> bytes:
+    return api.get(f"/v1/models/{MODEL}/seeds/{seed}.png", params={"class": 2}).content
+
+
+def test_a_job_outlives_the_gateway_that_took_it(shared, tmp_path):
+    with TestClient(create_app(shared)) as first:
+        target = emoji(first, 11)
+        job = first.post(f"/v1/models/{MODEL}/projections", content=target, params={"steps": 20}).json()
+        assert job["state"] == "queued"
+    # That gateway is gone; a worker starts, and another gateway follows the job to its end.
+    worker = Worker(shared, "w1", tmp_path)
+    try:
+        with TestClient(create_app(shared)) as second:
+            done = wait_for(second, job["id"], lambda j: j["state"] == "succeeded")
+            latent = second.get(f"/v1/latents/{done['latent_id']}").json()
+            assert latent["kind"] == "w" and latent["source"]["projection"] == job["id"]
+            image = second.get(done["image_url"])
+            assert image.status_code == 200
+    finally:
+        assert worker.stop() == 0  # SIGTERM: it stops cleanly
+
+
+def test_a_job_whose_worker_is_killed_is_taken_over_and_finished(shared, tmp_path):
+    with TestClient(create_app(shared)) as api:
+        job = api.post(f"/v1/models/{MODEL}/projections", content=emoji(api, 12), params={"steps": 150}).json()
+        doomed = Worker(shared, "doomed", tmp_path)
+        wait_for(api, job["id"], lambda j: j["state"] == "running" and j["step"] >= 3)
+        doomed.stop(signal.SIGKILL)
+        killed_at = api.get(f"/v1/projections/{job['id']}").json()["step"]
+        assert killed_at < 150
+        rescuer = Worker(shared, "rescuer", tmp_path)
+        try:
+            done = wait_for(api, job["id"], lambda j: j["state"] == "succeeded", timeout_s=240)
+        finally:
+            rescuer.stop()
+        assert done["step"] == 150 and done["latent_id"]
+        assert done["attempts"] == 2  # run again from the start by the second worker
+        assert np.isfinite(done["psnr"])
