@@ -254,7 +254,8 @@ def test_test_override_swaps_images_and_limits_only(services):
     from containers import CONTAINERFILES
 
     override = yaml.safe_load(TEST_OVERRIDE.read_text())["services"]
-    assert set(override) == {"triton-cpu", "gateway", "redis-cache", "redis-store"}
+    assert set(override) == {"triton-cpu", "gateway", "redis-cache", "redis-store", "worker"}
+    assert override.pop("worker") == {"profiles": ["worker-not-built-here"]}  # kept out of the test stack, changed in nothing else
     for name, service in override.items():
         assert service["image"] in CONTAINERFILES, name  # an image the tests build
         assert set(service) <= {"image", "ulimits", "command"}, name

@@ -109,3 +109,21 @@ def test_a_job_whose_worker_is_killed_is_taken_over_and_finished(shared, tmp_pat
         assert done["step"] == 150 and done["latent_id"]
         assert done["attempts"] == 2  # run again from the start by the second worker
         assert np.isfinite(done["psnr"])
+
+
+async def test_a_job_for_weights_that_changed_since_it_was_queued_fails_naming_both(shared, tmp_path):
+    from ganserve.jobs import JobRecord
+    from ganserve.jobs.sqlite import SQLiteJobQueue
+    from ganserve.protocol import ProjectionOptions
+    from ganserve.worker import Worker as InProcessWorker
+
+    settings = shared.model_copy(
+        update={"redis_store_url": None, "jobs_path": tmp_path / "jobs.sqlite3", "latents_path": tmp_path / "l.db"}
+    )
+    queue = SQLiteJobQueue(settings.jobs_path)
+    old = JobRecord(id="OldWeights", model=MODEL, model_version="0123456789abcdef", owner="", submitter="x", options=ProjectionOptions())
+    await queue.submit(old, b"png", 2, 10)
+    await InProcessWorker(settings, "w").run(max_jobs=1)
+    failed = await queue.get(old.id)
+    assert failed.state == "failed" and "changed since the projection was queued (version 0123456789abcdef, now" in failed.error
+    await queue.close()
