@@ -126,7 +126,9 @@ def fuzz_gateway(settings: Settings, workdir: Path) -> Iterator[tuple[GatewayPro
     cheap on this machine), warmed up, with saved latents; yields it and collect_values()."""
     runs = workdir / "runs"
     write_training_run(runs)
-    env = served_env(settings, workdir, runs_dir=str(runs))
+    # The gateway is what is fuzzed: projections it accepts are queued, not run, so that a worker's
+    # torch (a few hundred MiB in a child process) does not count as the gateway's memory.
+    env = served_env(settings, workdir, runs_dir=str(runs), projection_local_workers="0")
     with gateway(env, workdir, "demo64") as (server, _):
         with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=120) as client:
             values = collect_values(client, workdir / "calls.jsonl")

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ganserve_bench.openvino import ENGINES, compare_images, run_openvino_benchmark
+from ganserve_bench.openvino import ENGINES, THROUGHPUT_VARIANT, compare_images, run_openvino_benchmark
 
 
 def test_openvino_benchmark_writes_results(tmp_path):
@@ -25,13 +25,15 @@ def test_openvino_benchmark_writes_results(tmp_path):
 
     network = result["networks"]["demo64"]
     assert network["network"]["gmac_per_image"] > 0
-    assert set(network["engines"]) == set(ENGINES)
+    assert set(network["engines"]) == {*ENGINES, THROUGHPUT_VARIANT}
+    assert network["engines"]["openvino_exact"]["openvino_streams"] == 1 and network["engines"]["onnxruntime"]["openvino_streams"] is None
     for name, run in network["engines"].items():
         assert [b["batch_size"] for b in run["batches"]] == [1, 2]
         assert all(b["images_per_s_median"] > 0 for b in run["batches"]), name
-    precisions = {name: run["precision"] for name, run in network["engines"].items()}
+    precisions = {name: run["precision"] for name, run in network["engines"].items() if name in ENGINES}
     assert precisions == {"onnxruntime": "f32", "openvino_exact": "f32", "openvino_fast": "bf16" if facts["bf16_available"] else "f32"}
     assert set(network["speedups_of_medians"]) == {"batch_1", "batch_2"}
+    assert "throughput_hint_over_openvino_exact" in network["speedups_of_medians"]["batch_1"]
 
     quality = network["quality"]
     assert quality["fast_vs_exact"]["images"] == 3

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import os
+import subprocess
+import sys
 
 import numpy as np
 import onnxruntime as ort
@@ -193,6 +195,20 @@ def test_stale_compile_is_refused_and_missing_graphs_name_the_fix(tmp_path):
         OpenVinoEngine(Artifact(tmp_path / "demo64"), Settings(engine=EngineKind.openvino))
     with pytest.raises(EngineError, match="ganserve compile"):
         OpenVinoEngine(Artifact(REPO_ROOT / "models" / "demo64"), Settings(engine=EngineKind.openvino, model_repository=tmp_path))
+
+
+def test_serving_on_openvino_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from ganserve.api.app import create_app\n"
+        "from ganserve.settings import Settings\n"
+        "with TestClient(create_app(Settings(engine='openvino', grpc_port=0))) as client:\n"
+        "    assert client.get('/v1/models/demo64/seeds/1.png').status_code == 200\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert result.stdout.strip().splitlines()[-1] == "False"
 
 
 # -- the Triton openvino target: verified up to the IR and the config (no Triton OpenVINO backend here)

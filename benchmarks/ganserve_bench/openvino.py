@@ -8,7 +8,8 @@ on two networks:
 
 For each engine: images/s at batch 1 and 8 (map then synthesize on a fixed batch, as `make bench`
 times the bare engine), in interleaved rounds so that load from other processes falls on every
-engine alike. Then the quality of fast against exact over fixed seeds: max and mean absolute
+engine alike; also the exact engine compiled with OpenVINO's THROUGHPUT hint instead, which is
+why the engine uses LATENCY and one stream. Then the quality of fast against exact over fixed seeds: max and mean absolute
 uint8 difference and PSNR, and exact against ONNX Runtime (the parity the tests assert). The
 results describe the machine, its CPU flags and whether bf16 was available.
 """
@@ -18,7 +19,8 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +43,10 @@ ENGINES = {  # name in the results -> the settings that make it
     "openvino_exact": {"engine": EngineKind.openvino, "openvino_precision": "exact"},
     "openvino_fast": {"engine": EngineKind.openvino, "openvino_precision": "fast"},
 }
+# Not a setting: the exact engine compiled with OpenVINO's THROUGHPUT hint instead of LATENCY and one
+# stream, to show why the engine does not use it (streams that one infer request at a time cannot fill).
+THROUGHPUT_VARIANT = "openvino_exact_throughput_hint"
+QUALITY_ENGINES = tuple(ENGINES)
 QUALITY_SEED_BASE = 1_000  # seeds QUALITY_SEED_BASE .. + quality_seeds - 1
 QUALITY_BATCH = 8
 
@@ -77,6 +83,12 @@ def _images(engine, artifact: Artifact, seeds: list[int]) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _streams(engine) -> int | None:
+    """NUM_STREAMS of an OpenVINO engine's synthesis graph as compiled (None for other engines)."""
+    graphs = getattr(engine, "graphs", None)
+    return int(graphs["synthesis"].compiled.get_property("NUM_STREAMS")) if graphs else None
+
+
 def compare_images(actual: np.ndarray, reference: np.ndarray) -> dict:
     """Max and mean absolute uint8 difference, the fraction of values that differ, and PSNR (peak
     255) over all images and for the worst image."""
@@ -96,14 +108,37 @@ def compare_images(actual: np.ndarray, reference: np.ndarray) -> dict:
     }
 
 
+@contextmanager
+def throughput_hint() -> Iterator[None]:
+    """OpenVINO engines made meanwhile compile with the THROUGHPUT hint (its own stream count) in f32."""
+    import openvino as ov
+    import openvino.properties.hint as hints
+
+    from ganserve.engines import openvino as module
+
+    original = module.compile_config
+    module.compile_config = lambda threads, precision: {  # type: ignore[assignment]
+        hints.performance_mode: hints.PerformanceMode.THROUGHPUT,
+        hints.inference_precision: ov.Type.f32,
+    }
+    try:
+        yield
+    finally:
+        module.compile_config = original
+
+
 def bench_network(artifact: Artifact, root: Path, batches: list[int], seconds: float, rounds: int, seeds: int, log) -> dict:
     cfg = artifact.config
     macs = generator_macs(cfg)["total"]
     engines, loaded = {}, {}
-    for name, update in ENGINES.items():
+    for name, update in [*ENGINES.items(), (THROUGHPUT_VARIANT, ENGINES["openvino_exact"])]:
         settings = Settings(models_dir=artifact.directory.parent, model_repository=root, **update)
         started = time.perf_counter()
-        engines[name] = load_engine(artifact, settings)
+        if name == THROUGHPUT_VARIANT:
+            with throughput_hint():
+                engines[name] = load_engine(artifact, settings)
+        else:
+            engines[name] = load_engine(artifact, settings)
         loaded[name] = round(time.perf_counter() - started, 3)
     runs: dict[str, dict[int, list[dict]]] = {name: {b: [] for b in batches} for name in engines}
     for round_ in range(rounds):  # interleaved: other processes' load falls on every engine alike
@@ -136,10 +171,11 @@ def bench_network(artifact: Artifact, root: Path, batches: list[int], seconds: f
             "precision_reason": engine.precision_reason,
             "load_s": loaded[name],
             "threads": getattr(engine, "threads", None),
+            "openvino_streams": _streams(engine),
             "batches": per_batch,
         }
     quality_seeds = [QUALITY_SEED_BASE + i for i in range(seeds)]
-    images = {name: _images(engine, artifact, quality_seeds) for name, engine in engines.items()}
+    images = {name: _images(engines[name], artifact, quality_seeds) for name in QUALITY_ENGINES}
     quality = {
         "seeds": f"{quality_seeds[0]}..{quality_seeds[-1]}, psi 1, noise const, batches of {QUALITY_BATCH}",
         "fast_vs_exact": compare_images(images["openvino_fast"], images["openvino_exact"]),
@@ -155,6 +191,7 @@ def bench_network(artifact: Artifact, root: Path, batches: list[int], seconds: f
             "openvino_exact_over_onnxruntime": ratio(rate["openvino_exact"], rate["onnxruntime"]),
             "openvino_fast_over_onnxruntime": ratio(rate["openvino_fast"], rate["onnxruntime"]),
             "openvino_fast_over_openvino_exact": ratio(rate["openvino_fast"], rate["openvino_exact"]),
+            "throughput_hint_over_openvino_exact": ratio(rate[THROUGHPUT_VARIANT], rate["openvino_exact"]),
         }
     return {
         "network": cfg.model_dump(include={"name", "resolution", "z_dim", "w_dim", "mapping", "synthesis"})
@@ -214,12 +251,13 @@ def summary(result: dict) -> str:
         f"ganserve_bench openvino on {m['cpu_model']}, {m['usable_cpus']} cpus, flags {' '.join(m['cpu_vector_flags'] or [])}",
         f"bf16 available: {m['openvino']['bf16_available']} ({m['openvino']['bf16_reason']})",
         "",
-        f"{'network':<12}{'engine':<16}{'precision':<10}" + "".join(f"{'b' + str(b['batch_size']) + ' img/s':>14}" for b in _first(result)),
+        f"{'network':<12}{'engine':<32}{'precision':<10}{'streams':>8}"
+        + "".join(f"{'b' + str(b['batch_size']) + ' img/s':>14}" for b in _first(result)),
     ]
     for name, network in result["networks"].items():
         for engine, run in network["engines"].items():
             cells = "".join(f"{b['images_per_s_median']:>14}" for b in run["batches"])
-            lines.append(f"{name:<12}{engine:<16}{run['precision']:<10}{cells}")
+            lines.append(f"{name:<12}{engine:<32}{run['precision']:<10}{run['openvino_streams'] or '-':>8}{cells}")
     lines.append("")
     for name, network in result["networks"].items():
         q = network["quality"]

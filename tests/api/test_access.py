@@ -28,6 +28,10 @@ EXPECTED_SCOPE = {
     ("GET", "/v1/latents/{id}"): Scope.latents_read,
     ("GET", "/metrics"): Scope.metrics,
     ("POST", "/v1/admin/reload"): Scope.admin,
+    ("POST", "/v1/models/{model}/projections"): Scope.latents_write,  # its result is a saved latent
+    ("DELETE", "/v1/projections/{id}"): Scope.latents_write,
+    ("GET", "/v1/projections/{id}"): Scope.latents_read,
+    ("GET", "/v1/projections/{id}/events"): Scope.latents_read,
 }
 PATH_VALUES = {"model": "demo64", "filename": "1.png", "id": "0123456789"}
 

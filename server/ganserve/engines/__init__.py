@@ -21,7 +21,10 @@ def load_engine(artifact: Artifact, settings: Settings, triton_client=None) -> E
 
         return TorchEngine(artifact, settings)
     if settings.engine == EngineKind.openvino:
-        from ganserve.engines.openvino import OpenVinoEngine
+        try:
+            from ganserve.engines.openvino import OpenVinoEngine
+        except ModuleNotFoundError as exc:  # an optional extra: say which
+            raise EngineError(f"GANSERVE_ENGINE=openvino needs OpenVINO: pip install 'ganserve[openvino]' ({exc})") from None
 
         return OpenVinoEngine(artifact, settings)
     from ganserve.engines.onnxruntime import OnnxRuntimeEngine
