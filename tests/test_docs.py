@@ -58,8 +58,27 @@ HTTP_C1 = "server.http.levels[0]"
 
 SLIDER = "bench-slider-20261202T031803Z.json"
 PLAYGROUND = "bench-playground-20261202T023912Z.json"
+OVERLOAD = "bench-overload-20261202T152942Z.json"
 
 FIGURES = [
+    figure(
+        README,
+        OVERLOAD,
+        "p99 {:.3f}×, goodput {:.2f}×".format,
+        "goal.p99_ok_over_alternative_p99",
+        "goal.goodput_over_alternative_throughput",
+    ),
+    *[
+        figure(
+            PERFORMANCE,
+            OVERLOAD,
+            lambda rate, p50, p99: f"| {rate:.2f} | {p50:.0f} ms | {p99:.0f} ms |",
+            f"runs.{run}.goodput_images_per_s",
+            f"runs.{run}.latency_ok_ms.p50",
+            f"runs.{run}.latency_ok_ms.p99",
+        )
+        for run in ("alternative", "ganserve_no_deadline", "ganserve_deadline")
+    ],
     figure(README, SLIDER, "p50 {:.1f} / {:.1f} ms".format, "http[0].edited_latency_ms.p50", "http[0].plain_latency_ms.p50"),
     figure(README, PLAYGROUND, "| p50 {:.1f} ms |".format, "drag.latency_ms.p50"),
     *[

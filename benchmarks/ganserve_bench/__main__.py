@@ -205,7 +205,7 @@ def openvino(
 def overload(
     concurrency: Annotated[int, typer.Option(help="closed-loop clients")] = 32,
     seconds: Annotated[float, typer.Option(help="counted seconds per server (after 5 s of warm-up)")] = 45.0,
-    deadline_ms: Annotated[int, typer.Option(help="X-Deadline-Ms of the bounded run")] = 1500,
+    deadline_ms: Annotated[int, typer.Option(help="X-Deadline-Ms of the bounded run (a product app's budget)")] = 750,
     out: Out = RESULTS,
     small: Annotated[bool, typer.Option(help="the demo model's sizes instead of official ones: a smoke run, not figures")] = False,
 ) -> None:
