@@ -235,3 +235,55 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("figures")
     for nodeid, measured in MEASURED:
         terminalreporter.write_line(f"{nodeid}: " + ", ".join(f"{key} {value}" for key, value in measured.items()))
+
+
+# -- tests/projection: the trained emoji32 model with a discriminator, built in a temporary folder from
+# what is committed (the generator of models/emoji32, the D of runs/emoji32's resume checkpoint). Here
+# and not in a tests/projection/conftest.py: a second module named conftest would shadow this one for
+# every `from conftest import ...` collected after it.
+def _copy_emoji_generator(directory: Path) -> None:
+    from ganserve.artifacts import CONFIG_FILE, WEIGHTS_FILE
+
+    directory.mkdir(parents=True)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        shutil.copy(REPO_ROOT / "models" / "emoji32" / name, directory / name)
+
+
+@pytest.fixture(scope="session")
+def emoji_with_d(tmp_path_factory) -> Artifact:
+    from ganserve.training.export import export_discriminator
+    from ganserve.training.loop import OPTIONS_FILE
+    from ganserve.training.options import TrainingOptions
+
+    run_dir = REPO_ROOT / "runs" / "emoji32"
+    directory = tmp_path_factory.mktemp("projection") / "emoji32"
+    _copy_emoji_generator(directory)
+    options = TrainingOptions.model_validate_json((run_dir / OPTIONS_FILE).read_text())
+    export_discriminator(run_dir, directory, options, c_dim=Artifact(directory).config.c_dim)
+    return Artifact(directory)
+
+
+@pytest.fixture(scope="session")
+def emoji_without_d(tmp_path_factory) -> Artifact:
+    directory = tmp_path_factory.mktemp("projection-no-d") / "emoji32"
+    _copy_emoji_generator(directory)
+    return Artifact(directory)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread (the fastest and steadiest on a shared 2-core machine), then torch's setting
+    as it was, for the tests that follow."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def projector(emoji_with_d):
+    from ganserve.projection import Projector
+
+    return Projector(emoji_with_d)

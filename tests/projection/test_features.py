@@ -24,6 +24,8 @@ from ganserve.projection.features import (
 )
 from ganserve.training.discriminator import Discriminator
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def images(n: int = 2, size: int = 32, seed: int = 0) -> torch.Tensor:
     """Smooth random images in [0, 1] (blurred noise: structure at every scale)."""

@@ -14,6 +14,8 @@ from ganserve.projection.method import learning_rate, w_noise_factor
 from ganserve.repository import DIGEST_KEY, graph_path, graph_versions
 from ganserve.settings import REPO_ROOT
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CLASS = 0  # Smileys & Emotion
 
 

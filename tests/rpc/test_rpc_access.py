@@ -30,6 +30,9 @@ EXPECTED = {
     "DeleteLatent": Scope.latents_write,
     "GetLatent": Scope.latents_read,
     "ListLatents": Scope.latents_read,
+    "Project": Scope.latents_write,  # its result is a saved latent
+    "CancelProjection": Scope.latents_write,
+    "GetProjection": Scope.latents_read,
 }
 
 
