@@ -223,14 +223,15 @@ def test_committed_openvino_target_is_the_onnx_graphs_as_ir(model):
         config = text_format.Parse((directory / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
         assert config.backend == "openvino" and config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_CPU
         parameters = {key: value.string_value for key, value in config.parameters.items()}
-        assert parameters[DIGEST_KEY] == parameters[version_digest_key(1)] == artifact.digest
+        version = max(int(path.name) for path in directory.iterdir() if path.name.isdigit())  # the newest weights'
+        assert parameters[DIGEST_KEY] == parameters[version_digest_key(version)] == artifact.digest
         assert (parameters["NUM_STREAMS"], parameters["PERFORMANCE_HINT"], parameters["ENABLE_BATCH_PADDING"]) == ("1", "LATENCY", "YES")
-        ir = core.read_model(directory / "1" / "model.xml")  # model.bin beside it
+        ir = core.read_model(directory / str(version) / "model.xml")  # model.bin beside it
         assert openvino_engine.graph_digest(ir) == artifact.digest
         assert [port.get_any_name() for port in ir.inputs] == [i.name for i in config.input]
         weights = [op for op in ir.get_ops() if op.get_type_name() == "Constant" and op.get_output_element_type(0).is_real()]
         assert weights and all(op.get_output_element_type(0) == ov.Type.f32 for op in weights)  # f32, not compressed to f16
-        session = ort.InferenceSession(str(graph_path(root, model, part)), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(graph_path(root, model, part, version)), providers=["CPUExecutionProvider"])
         feeds = ir_feeds(artifact, part)
         expected = session.run(None, feeds)[0]
         got = core.compile_model(ir, "CPU", openvino_engine.compile_config(2, "f32")).create_infer_request().infer(feeds)[0]

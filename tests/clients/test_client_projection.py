@@ -70,4 +70,5 @@ def test_the_cli_shows_progress_and_prints_the_latent(url, target, tmp_path):
     result = CliRunner().invoke(app, ["--url", url, "project", str(upload), "--steps", "10", "--out", str(preview)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("latent ") and "dB after 10 steps" in result.stdout
-    assert Image.open(preview).size == (32, 32)
+    with Image.open(preview) as written:
+        assert written.size == (32, 32)

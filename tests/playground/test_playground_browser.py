@@ -533,8 +533,9 @@ def test_a_model_without_a_training_log_says_so(watched):
     # keyboard: arrows move between tabs
     page.focus("#tab-training")
     page.keyboard.press("ArrowLeft")
-    assert page.get_attribute("#tab-saved", "aria-selected") == "true"
-    assert page.evaluate("document.activeElement.id") == "tab-saved"
+    assert page.get_attribute("#tab-upload", "aria-selected") == "true"
+    assert page.evaluate("document.activeElement.id") == "tab-upload"
+    assert page.is_visible("#panel-upload")
     page.keyboard.press("Home")
     assert page.is_visible("#panel-children")
 
