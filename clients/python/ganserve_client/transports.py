@@ -361,31 +361,34 @@ def _grpc_credentials(connection: Connection) -> grpc.ChannelCredentials | None:
     return grpc.ssl_channel_credentials(root_certificates=connection.root_certificates) if connection.tls else None
 
 
-def _sse_event(lines: list[str]) -> dict | None:
-    data = "\n".join(line[5:].lstrip() for line in lines if line.startswith("data:"))
-    return json.loads(data) if data else None
+class _SseParser:
+    """Server-Sent Events line by line: feed() gives an event's JSON data when a blank line ends it
+    (comments and keep-alives, which carry no data, give nothing)."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def feed(self, line: str) -> dict | None:
+        if line:
+            self.pending.append(line)
+            return None
+        data = "\n".join(text[5:].lstrip() for text in self.pending if text.startswith("data:"))
+        self.pending = []
+        return json.loads(data) if data else None
 
 
 def sse_data(lines: Iterable[str]) -> Iterator[dict]:
-    """The JSON data of each Server-Sent Event (comments and keep-alives skipped)."""
-    pending: list[str] = []
+    """The JSON data of each Server-Sent Event."""
+    parser = _SseParser()
     for line in lines:
-        if line:
-            pending.append(line)
-            continue
-        event, pending = _sse_event(pending), []
-        if event is not None:
+        if (event := parser.feed(line)) is not None:
             yield event
 
 
 async def async_sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
-    pending: list[str] = []
+    parser = _SseParser()
     async for line in lines:
-        if line:
-            pending.append(line)
-            continue
-        event, pending = _sse_event(pending), []
-        if event is not None:
+        if (event := parser.feed(line)) is not None:
             yield event
 
 

@@ -29,9 +29,18 @@ FINISHED = (ProjectionState.succeeded, ProjectionState.failed, ProjectionState.c
 class TooManyJobs(RuntimeError):
     """429: the caller already has GANSERVE_PROJECTION_MAX_JOBS_PER_KEY jobs queued or running."""
 
+    def __init__(self, limit: int):
+        super().__init__(
+            f"this caller has {limit} projections queued or running (GANSERVE_PROJECTION_MAX_JOBS_PER_KEY): "
+            "wait for one to finish, or cancel one"
+        )
+
 
 class QueueFull(RuntimeError):
     """503: GANSERVE_PROJECTION_MAX_QUEUED jobs are queued or running in all; retry later."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} projections are queued or running (GANSERVE_PROJECTION_MAX_QUEUED): retry later")
 
 
 class JobsUnavailable(RuntimeError):

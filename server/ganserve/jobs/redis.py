@@ -100,12 +100,9 @@ class RedisJobQueue:
             self._submit_script(keys=keys, args=[record.id, max_per_submitter, max_queued, record.model_dump_json(), target_png])
         )
         if result == -1:
-            raise TooManyJobs(
-                f"this caller has {max_per_submitter} projections queued or running (GANSERVE_PROJECTION_MAX_JOBS_PER_KEY): "
-                "wait for one to finish, or cancel one"
-            )
+            raise TooManyJobs(max_per_submitter)
         if result == -2:
-            raise QueueFull(f"{max_queued} projections are queued or running (GANSERVE_PROJECTION_MAX_QUEUED): retry later")
+            raise QueueFull(max_queued)
 
     async def get(self, id: str) -> JobRecord | None:
         return await self._record(id)

@@ -85,12 +85,9 @@ class SQLiteJobQueue:
             self._purge()
             active = f"SELECT COUNT(*) FROM jobs WHERE state IN {ACTIVE}"
             if self._db.execute(active + " AND submitter = ?", (record.submitter,)).fetchone()[0] >= max_per_submitter:
-                raise TooManyJobs(
-                    f"this caller has {max_per_submitter} projections queued or running (GANSERVE_PROJECTION_MAX_JOBS_PER_KEY): "
-                    "wait for one to finish, or cancel one"
-                )
+                raise TooManyJobs(max_per_submitter)
             if self._db.execute(active).fetchone()[0] >= max_queued:
-                raise QueueFull(f"{max_queued} projections are queued or running (GANSERVE_PROJECTION_MAX_QUEUED): retry later")
+                raise QueueFull(max_queued)
             self._db.execute(
                 "INSERT INTO jobs (id, submitter, state, record, target, created) VALUES (?, ?, ?, ?, ?, ?)",
                 (record.id, record.submitter, record.state.value, record.model_dump_json(), target_png, record.created),
