@@ -31,10 +31,10 @@ BATCH = {"latents": [{"seed": 6}, {"seed": 7}], "class": "cat", "output": "grid"
 LOAD_THREADS = 4
 
 
-def embedded_bytes(settings: Settings) -> bytes:
+def embedded_bytes(settings: Settings, url: str = URL) -> bytes:
     """What the embedded engine makes from the weights in the models folder now."""
     with TestClient(create_app(settings)) as client:
-        response = client.get(URL)
+        response = client.get(url)
     assert response.status_code == 200
     return response.content
 
@@ -158,6 +158,44 @@ def test_new_weights_roll_out_across_gateways_without_a_failed_request(fleet, fi
     figures["sighup_switch_s"] = round(second_switched - first_switched - 1.0, 2)
     assert loaded == [1, 2], index
     figures["versions_ready_in_triton"] = loaded
+
+
+def test_a_new_model_rolls_out_across_gateways_without_a_failed_request(fleet, settings, figures):
+    """A model Triton has never seen is compiled into its repository: one admin call has Triton load
+    it for gateway A, SIGHUP makes gateway B serve it too, and the model under load meanwhile never fails."""
+    own, keys, triton, first, second = fleet
+    new_url = "/v1/models/demo64/seeds/3.png?psi=0.7"
+    shutil.copytree(settings.models_dir / "demo64", own.models_dir / "demo64")
+    for target in (Target.onnx, Target.python):  # the committed output of `ganserve compile models/demo64`
+        for entry in (settings.model_repository / target).glob("demo64_*"):
+            shutil.copytree(entry, own.model_repository / target / entry.name)
+    expected = embedded_bytes(own, new_url)
+    with Load([first.base_url, second.base_url], keys["app"]) as load:
+        time.sleep(0.5)
+        for server in (first, second):  # compiled, not reloaded: not served yet
+            assert httpx.get(server.base_url + new_url, headers=keys["app"]).status_code == 404
+        started = time.monotonic()
+        reloaded = httpx.post(f"{first.base_url}/v1/admin/reload", headers=keys["admin"], timeout=120)
+        reload_s = time.monotonic() - started
+        assert reloaded.status_code == 200, reloaded.text
+        outcomes = {change["model"]: change["outcome"] for change in reloaded.json()["models"]}
+        assert outcomes == {COND_MODEL: "unchanged", "demo64": "loaded"}, reloaded.json()
+        assert httpx.get(second.base_url + new_url, headers=keys["app"]).status_code == 404  # B was not told
+        os.kill(second.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{second.base_url}/v1/models/demo64", headers=keys["app"]).status_code != 200:
+            assert time.monotonic() < deadline, "gateway B did not reload on SIGHUP"
+            time.sleep(0.05)
+        time.sleep(0.5)
+    for server in (first, second):
+        served = httpx.get(server.base_url + new_url, headers=keys["app"])
+        assert served.status_code == 200 and served.content == expected  # made in Triton, equal to the embedded engine's
+    index = httpx.post(f"http://127.0.0.1:{triton.http_port}/v2/repository/index", json={"ready": True}).json()
+    assert {"demo64_mapping", "demo64_synthesis"} <= {m["name"] for m in index}, index
+    assert not load.errors, load.errors[:5]
+    statuses = [status for _, _, status, _, _ in load.records]
+    assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+    figures.update(requests=len(statuses), failed=len(load.errors) + sum(s != 200 for s in statuses), reload_call_s=round(reload_s, 2))
 
 
 @pytest.fixture

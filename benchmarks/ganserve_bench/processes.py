@@ -106,6 +106,17 @@ class GatewayProcess:
             "readyz_body": body,
         }
 
+    def sessions(self) -> list[dict]:
+        """The streams haproxy holds now (`show sess all`) that have a server: each as its `server`,
+        its request's `method` (GET, POST ...) and whether any of the response has `answered` yet."""
+        streams: list[dict] = []
+        for block in re.split(r"\n(?=0x[0-9a-f]+: \[)", self.command("show sess all")):
+            server, method = re.search(r"\bserver=(\S+) \(", block), re.search(r"\bmeth=(\d+)", block)
+            if server and method and server[1] != "<NONE>":
+                answered = "rsp.st=MSG_RPBEFORE" not in block
+                streams.append({"server": server[1], "method": HAPROXY_METHODS.get(int(method[1]), "OTHER"), "answered": answered})
+        return streams
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -227,7 +238,15 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-keep-alive 10s
-    retries 0
+    # What a load balancer in front of gateways should do: send a request again, to another server
+    # (redispatch on every retry), only when no connection to its server could be made. The request
+    # was then never sent, so this is safe for saves too; a request already sent is never resent.
+    retries 3
+    option redispatch 1
+    retry-on conn-failure
+    # A connection to a server per request: none is reused after the server died, so every request
+    # that meets a dead server either could not connect (and is redispatched) or was in flight on it.
+    option http-server-close
 
 frontend gateways
     bind 127.0.0.1:{port}
@@ -240,6 +259,10 @@ backend replicas
     default-server check inter {inter_ms}ms fall {fall} rise {rise}
 {servers}
 """
+
+
+# haproxy's enum http_meth_t, as `show sess all` prints it (meth=N).
+HAPROXY_METHODS = {0: "OPTIONS", 1: "GET", 2: "HEAD", 3: "POST", 4: "PUT", 5: "DELETE", 6: "TRACE", 7: "CONNECT"}
 
 
 class HAProxy:
@@ -307,6 +330,17 @@ class HAProxy:
         header = lines[0].lstrip("# ").split(",")
         rows = (dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line)
         return {row["svname"]: row for row in rows if row["pxname"] == "replicas" and row["svname"] in self.servers}
+
+    def sessions(self) -> list[dict]:
+        """The streams haproxy holds now (`show sess all`) that have a server: each as its `server`,
+        its request's `method` (GET, POST ...) and whether any of the response has `answered` yet."""
+        streams: list[dict] = []
+        for block in re.split(r"\n(?=0x[0-9a-f]+: \[)", self.command("show sess all")):
+            server, method = re.search(r"\bserver=(\S+) \(", block), re.search(r"\bmeth=(\d+)", block)
+            if server and method and server[1] != "<NONE>":
+                answered = "rsp.st=MSG_RPBEFORE" not in block
+                streams.append({"server": server[1], "method": HAPROXY_METHODS.get(int(method[1]), "OTHER"), "answered": answered})
+        return streams
 
     def log_tail(self, lines: int = 30) -> str:
         try:
