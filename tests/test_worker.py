@@ -1,6 +1,7 @@
 """`ganserve worker` as production runs it: gateways and workers apart, sharing a real, durable
-redis-server. A job outlives the gateway that took it, and a worker killed mid-run (-9) loses no job:
-another worker takes it over once it is stale and runs it to the end."""
+redis-server. A job outlives the gateway that took it, a worker killed mid-run (-9) loses no job:
+another worker takes it over once it is stale and runs it to the end, and a worker waits out the
+store's redis-server killed and restarted, idle and mid-job."""
 
 import os
 import shutil
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,6 +63,14 @@ class Worker:
         return code
 
 
+def wait_for_log(worker: "Worker", text: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in Path(worker.log.name).read_text(errors="replace"):
+        assert worker.process.poll() is None, f"the worker exited with {worker.process.returncode}"
+        assert time.monotonic() < deadline, f"the worker never logged {text!r}"
+        time.sleep(0.05)
+
+
 def wait_for(api, id: str, until, timeout_s: float = 120.0) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -109,6 +119,33 @@ def test_a_job_whose_worker_is_killed_is_taken_over_and_finished(shared, tmp_pat
         assert done["step"] == 150 and done["latent_id"]
         assert done["attempts"] == 2  # run again from the start by the second worker
         assert np.isfinite(done["psnr"])
+
+
+def test_a_worker_waits_out_the_store_killed_and_restarted_idle_and_mid_job(shared, tmp_path):
+    with RedisServer(tmp_path / "store", durable=True) as store:
+        settings = shared.model_copy(update={"redis_store_url": store.url})
+        worker = Worker(settings, "patient", tmp_path)
+        try:
+            wait_for_log(worker, "projection worker patient: queue")
+            store.kill()  # idle: the worker is waiting for a job
+            wait_for_log(worker, "trying again")
+            time.sleep(2.0)  # a few tries, backing off
+            assert worker.process.poll() is None
+            store.start()
+            with TestClient(create_app(settings)) as api:
+                job = api.post(f"/v1/models/{MODEL}/projections", content=emoji(api, 13), params={"steps": 150}).json()
+                wait_for(api, job["id"], lambda j: j["state"] == "running" and j["step"] >= 3)
+                store.kill()  # mid-job: its reports fail, the projection goes on
+                time.sleep(1.0)
+                assert worker.process.poll() is None
+                store.start()
+                done = wait_for(api, job["id"], lambda j: j["state"] == "succeeded", timeout_s=240)
+                assert api.get(f"/v1/latents/{done['latent_id']}").status_code == 200
+            assert done["step"] == 150 and done["attempts"] == 1  # the same run, not taken over: back within the stale time
+        finally:
+            code = worker.stop()
+        assert code == 0
+        assert "the job queue is back after" in Path(worker.log.name).read_text(errors="replace")
 
 
 async def test_a_job_for_weights_that_changed_since_it_was_queued_fails_naming_both(shared, tmp_path):

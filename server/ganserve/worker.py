@@ -8,11 +8,16 @@ both versions, rather than saving a latent of the wrong model.
 
 Stopping (SIGTERM, SIGINT, or the parent gateway gone): no new job is taken; a job running then is
 left to be run again by the next worker once it is stale (GANSERVE_PROJECTION_STALE_S).
+
+The job queue or the store out of reach (a Redis restarting, say): the worker waits and tries again,
+backing off, instead of exiting. A running job goes on without reporting; one that cannot save its
+result or its end is left to run again once stale, like a stopping worker's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -22,14 +27,37 @@ from typing import Any
 from ganserve.artifacts import Artifact, discover
 from ganserve.decode import from_png, to_png
 from ganserve.errors import QuotaExceeded
-from ganserve.jobs import JobEvent, JobQueue, JobRecord, make_job_queue
+from ganserve.jobs import JobEvent, JobQueue, JobRecord, JobsUnavailable, make_job_queue
 from ganserve.protocol import ProjectionState
 from ganserve.settings import Settings
-from ganserve.store import LatentStore, SavedLatent, make_store, new_id
+from ganserve.store import LatentStore, SavedLatent, StoreUnavailable, make_store, new_id
 
 log = logging.getLogger("ganserve.worker")
 REPORT_EVERY_S = 0.25  # progress between previews: at most this often
 CLAIM_WAIT_S = 1.0
+FIRST_RETRY_S, LONGEST_RETRY_S = 0.5, 10.0  # waits while the job queue cannot be reached: doubling, up to the longest
+
+
+class Outage:
+    """How long to wait before the next try while the job queue cannot be reached, doubling from
+    FIRST_RETRY_S to LONGEST_RETRY_S; logged once when it starts and once when it ends."""
+
+    def __init__(self, worker: str):
+        self.worker = worker
+        self.since: float | None = None
+        self.next_wait_s = FIRST_RETRY_S
+
+    def failed(self, error: Exception) -> float:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("projection worker %s: %s; trying again, backing off up to %.0f s", self.worker, error, LONGEST_RETRY_S)
+        wait_s, self.next_wait_s = self.next_wait_s, min(2 * self.next_wait_s, LONGEST_RETRY_S)
+        return wait_s
+
+    def over(self) -> None:
+        if self.since is not None:
+            log.info("projection worker %s: the job queue is back after %.1f s", self.worker, time.monotonic() - self.since)
+            self.since, self.next_wait_s = None, FIRST_RETRY_S
 
 
 class Worker:
@@ -57,6 +85,7 @@ class Worker:
         """Until stopped (or after max_jobs, for tests)."""
         slots = asyncio.Semaphore(self.settings.projection_worker_jobs)
         running: set[asyncio.Task] = set()
+        outage = Outage(self.name)
         log.info("projection worker %s: queue %r, store %r", self.name, self.queue, self.store)
         try:
             while not self.stopping.is_set() and (max_jobs is None or self.jobs_run < max_jobs):
@@ -64,7 +93,13 @@ class Worker:
                     log.info("projection worker %s: the gateway that started it is gone; stopping", self.name)
                     break
                 await slots.acquire()
-                claimed = await self.queue.claim(self.name, CLAIM_WAIT_S, self.settings.projection_stale_s)
+                try:
+                    claimed = await self.queue.claim(self.name, CLAIM_WAIT_S, self.settings.projection_stale_s)
+                except JobsUnavailable as exc:
+                    slots.release()
+                    await self._sleep(outage.failed(exc))
+                    continue
+                outage.over()
                 if claimed is None:
                     slots.release()
                     continue
@@ -78,6 +113,11 @@ class Worker:
             await self.queue.close()
             await self.store.close()
 
+    async def _sleep(self, seconds: float) -> None:
+        """Wait, but no longer than until the worker is told to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
     async def _run_job(self, record: JobRecord, target_png: bytes) -> None:
         steps = record.options.steps
         try:
@@ -87,14 +127,17 @@ class Worker:
 
             if isinstance(exc, ProjectionCancelled):
                 record.state, record.finished = ProjectionState.cancelled, time.time()
-                await self.queue.finish(record, JobEvent(state=record.state, step=record.step, steps=steps), self.settings.projection_ttl_s)
-                log.info("projection %s cancelled at step %d", record.id, record.step)
+                if await self._finish(record, JobEvent(state=record.state, step=record.step, steps=steps)):
+                    log.info("projection %s cancelled at step %d", record.id, record.step)
                 return
             if isinstance(exc, _Superseded):
                 log.info("projection %s was taken over by another worker", record.id)
                 return
             if isinstance(exc, _Stopping):
                 log.info("projection %s left at step %d: this worker is stopping; it runs again once stale", record.id, record.step)
+                return
+            if isinstance(exc, JobsUnavailable | StoreUnavailable):  # its result or its end not saved: nothing to report it to
+                log.warning("projection %s left at step %d: %s; it runs again once stale", record.id, record.step, exc)
                 return
             message = str(exc) if isinstance(exc, QuotaExceeded | _ModelChanged) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, QuotaExceeded | _ModelChanged):
@@ -109,7 +152,7 @@ class Worker:
                 elapsed_s=record.elapsed_s,
                 error=message,
             )
-            await self.queue.finish(record, event, self.settings.projection_ttl_s)
+            await self._finish(record, event)
             return
         record.state, record.latent_id, record.finished = ProjectionState.succeeded, latent_id, time.time()
         event = JobEvent(
@@ -121,8 +164,18 @@ class Worker:
             elapsed_s=record.elapsed_s,
             latent_id=latent_id,
         )
-        await self.queue.finish(record, event, self.settings.projection_ttl_s)
-        log.info("projection %s: %d steps, %.2f dB, %.1f s -> latent %s", record.id, steps, record.psnr or 0, record.elapsed_s, latent_id)
+        if await self._finish(record, event):
+            psnr = record.psnr or 0
+            log.info("projection %s: %d steps, %.2f dB, %.1f s -> latent %s", record.id, steps, psnr, record.elapsed_s, latent_id)
+
+    async def _finish(self, record: JobRecord, event: JobEvent) -> bool:
+        """Record the job's end; False when the queue cannot be reached (the job then runs again once stale)."""
+        try:
+            await self.queue.finish(record, event, self.settings.projection_ttl_s)
+        except JobsUnavailable as exc:
+            log.warning("projection %s: its end (%s) not recorded: %s; it runs again once stale", record.id, record.state.value, exc)
+            return False
+        return True
 
     async def _project(self, record: JobRecord, target_png: bytes) -> str:
         from ganserve.projection.method import ProjectionOptions
@@ -162,7 +215,10 @@ class Worker:
                 elapsed_s=record.elapsed_s,
                 preview_png=None if progress.preview is None else to_png(progress.preview),
             )
-            go_on = asyncio.run_coroutine_threadsafe(self.queue.report(record, event), loop).result()
+            try:
+                go_on = asyncio.run_coroutine_threadsafe(self.queue.report(record, event), loop).result()
+            except JobsUnavailable:  # the queue out of reach: go on unreported; past the stale time another worker takes the job
+                return True
             if not go_on:
                 superseded = asyncio.run_coroutine_threadsafe(self._was_superseded(record), loop).result()
             return go_on

@@ -17,7 +17,9 @@ import asyncio
 import time
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError, ResponseError
 
 from ganserve.jobs import FINISHED, Claimed, JobEvent, JobRecord, JobsUnavailable, QueueFull, TooManyJobs
 from ganserve.protocol import ProjectionState
@@ -55,7 +57,10 @@ class RedisJobQueue:
     def __init__(self, url: str, timeout_s: float = 1.0):
         self.url = url
         self.timeout_s = timeout_s
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=timeout_s)
+        # One retry, on connection errors only, as the latent store does: a pooled connection that
+        # died with a restarted Redis is replaced at once instead of failing the call.
+        retry = Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=timeout_s, retry=retry)
         self._submit_script = self.redis.register_script(SUBMIT)
         self._group_ready = False
 
