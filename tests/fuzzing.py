@@ -50,14 +50,15 @@ def examples(default: int) -> int:
     return int(os.environ.get("GANSERVE_FUZZ_EXAMPLES") or default)
 
 
-def png(width: int = 4, height: int = 4) -> bytes:
-    """A small valid grey PNG: a sample grid to serve."""
-    raw = b"".join(b"\x00" + bytes([128] * width) for _ in range(height))
+def png(width: int = 4, height: int = 4, rgb: bool = False) -> bytes:
+    """A small valid grey PNG (a sample grid to serve), or an RGB one (an image to project)."""
+    channels = 3 if rgb else 1
+    raw = b"".join(b"\x00" + bytes([128] * width * channels) for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if rgb else 0, 0, 0, 0)  # colour type 2: RGB, 0: grey
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
@@ -92,11 +93,12 @@ def warm_up(client: httpx.Client, info: dict[str, Any]) -> None:
 
 
 def collect_values(client: httpx.Client, log: Path) -> dict[str, Any]:
-    """The server's models, saved ids (some for the deletes only), sample grids, class names and
-    direction ids: what hooks and strategies put into generated requests."""
+    """The server's models, saved ids (some for the deletes only), projection ids, sample grids,
+    class names and direction ids: what hooks and strategies put into generated requests."""
     infos = client.get("/v1/models").json()["models"]
     models = [info["name"] for info in infos]
     values: dict[str, Any] = {"log": str(log), "models": models, "ids": {}, "deletable_ids": {}, "samples": {}, "directions": {}}
+    values["projection_ids"] = []
     values["class_names"] = {info["name"]: info["class_names"] for info in infos}
     values["c_dim"] = {info["name"]: info["c_dim"] for info in infos}
     for info in infos:
@@ -110,6 +112,13 @@ def collect_values(client: httpx.Client, log: Path) -> dict[str, Any]:
                 response = client.post("/v1/latents", json=body)
                 assert response.status_code == 201, response.text
                 values[pool].setdefault(model, []).append(response.json()["id"])
+        # A projection job per model, cancelled at once: readable (and cancellable again) by id, and
+        # not held against the per-caller limit, which the fuzzed submissions then have to themselves.
+        params = {"class": 0} if info["c_dim"] else {}
+        job = client.post(f"/v1/models/{model}/projections", content=png(8, 8, rgb=True), params={"steps": 1, **params})
+        assert job.status_code == 202, job.text
+        assert client.delete(f"/v1/projections/{job.json()['id']}").status_code == 200
+        values["projection_ids"].append(job.json()["id"])
         directions = client.get(f"/v1/models/{model}/directions").json()["directions"]
         values["directions"][model] = [direction["id"] for direction in directions]
         training = client.get(f"/v1/models/{model}/training")

@@ -2,7 +2,7 @@
 
 Left to itself schemathesis makes up model names, so nearly every request to /v1/models/{model}/...
 is a 404 before its body is read. These hooks give most cases the server's real model names, saved
-latent ids, stable-image filenames and sample-grid names (GANSERVE_FUZZ_VALUES, a JSON file the
+latent ids, projection ids, stable-image filenames and sample-grid names (GANSERVE_FUZZ_VALUES, a JSON file the
 test writes), keep the rest arbitrary, and log every answer's status (to the file it names) so the
 test can count what was reached."""
 
@@ -115,7 +115,10 @@ def map_case(context, case):
     if params:
         if "model" in params:
             params["model"] = real_model(rng, params["model"])
-        if "id" in params:
+        if "id" in params and path.startswith("/v1/projections/"):  # jobs cancelled at once: readable, cancellable again
+            if rng.random() < REAL_SHARE:
+                params["id"] = rng.choice(VALUES["projection_ids"])
+        elif "id" in params:
             # DELETE takes ids of its own, so that the other operations keep finding theirs.
             params["id"] = real_id(rng, None, params["id"], "deletable_ids" if case.method == "DELETE" else "ids")
         if "filename" in params:
