@@ -106,17 +106,6 @@ class GatewayProcess:
             "readyz_body": body,
         }
 
-    def sessions(self) -> list[dict]:
-        """The streams haproxy holds now (`show sess all`) that have a server: each as its `server`,
-        its request's `method` (GET, POST ...) and whether any of the response has `answered` yet."""
-        streams: list[dict] = []
-        for block in re.split(r"\n(?=0x[0-9a-f]+: \[)", self.command("show sess all")):
-            server, method = re.search(r"\bserver=(\S+) \(", block), re.search(r"\bmeth=(\d+)", block)
-            if server and method and server[1] != "<NONE>":
-                answered = "rsp.st=MSG_RPBEFORE" not in block
-                streams.append({"server": server[1], "method": HAPROXY_METHODS.get(int(method[1]), "OTHER"), "answered": answered})
-        return streams
-
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
